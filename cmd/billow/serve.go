@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/demo"
+	billowhttp "github.com/billowhq/billow/http"
+	"github.com/billowhq/billow/sqlstore"
+)
+
+// Limits of the server, named with their unit last.
+const (
+	readHeaderTimeout        = 10 * time.Second
+	readTimeout              = 60 * time.Second
+	writeTimeout             = 60 * time.Second
+	idleTimeout              = 120 * time.Second
+	headerMaxBytes           = 64 << 10
+	idempotencyPurgeInterval = 10 * time.Minute
+	idempotencyPurgeBatchMax = 10_000
+)
+
+type serveCmd struct {
+	storeFlags
+	Listen          string        `default:"127.0.0.1:8080" env:"BILLOW_LISTEN" help:"Address to listen on."`
+	Catalog         []string      `env:"BILLOW_CATALOG" sep:"," help:"Catalog files: PATH, KEY=PATH or example:NAME; repeatable. The first is the default. None: the shipped examples."`
+	Demo            bool          `env:"BILLOW_DEMO" help:"Load the demo operator key, accounts, apps and members."`
+	AdminKey        string        `env:"BILLOW_ADMIN_KEY" help:"The operator's secret key (bootstrap). Prefer the environment variable: flags show in process lists."`
+	PublicURL       string        `env:"BILLOW_PUBLIC_URL" help:"The address links in emails and portal sessions point to."`
+	ShutdownTimeout time.Duration `default:"30s" env:"BILLOW_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may finish after SIGINT or SIGTERM."`
+}
+
+func (s *serveCmd) Run(env *runEnv) error {
+	db, err := openStore(env, s.storeFlags)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	env.logger.Info("store open", slog.Group("store", "dialect", db.Dialect(), "where", db.Where()))
+
+	sources, err := readCatalogs(s.Catalog)
+	if err != nil {
+		return err
+	}
+	for _, src := range sources {
+		v, _, err := db.SyncCatalog(env.ctx, src.key, src.data)
+		if err != nil {
+			return fmt.Errorf("catalog %s (%s): %w", src.key, src.origin, err)
+		}
+		env.logger.Info("catalog loaded", slog.Group("catalog", "key", v.Catalog, "version", v.Version, "name", v.Name, "from", src.origin))
+	}
+
+	listener, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Listen, err)
+	}
+	baseURL := "http://" + listener.Addr().String()
+	operatorKey := "(from BILLOW_ADMIN_KEY)"
+	if s.Demo {
+		if _, err := demo.Load(env.ctx, db, env.logger); err != nil {
+			listener.Close()
+			return err
+		}
+		if s.AdminKey == "" {
+			_, secret, err := db.CreateAPIKey(env.ctx, "demo operator", "")
+			if err != nil {
+				listener.Close()
+				return err
+			}
+			operatorKey = secret
+		}
+	} else if s.AdminKey == "" {
+		env.logger.Warn("no BILLOW_ADMIN_KEY: only keys made with `billow keys create` can call the API")
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := billowhttp.New(billowhttp.Config{
+		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
+	})
+	srv := &http.Server{
+		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: headerMaxBytes, ErrorLog: slog.NewLogLogger(env.logger.Handler(), slog.LevelWarn),
+	}
+
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(env.ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { purgeIdempotencyKeys(workers, db, env.logger) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(listener) }()
+	env.logger.Info("billow ready", "url", baseURL, "version", billow.Version)
+	if s.Demo {
+		fmt.Fprintf(env.stdout, "\nBillow demo is ready at %s\n  operator key: %s\n  try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n\n",
+			baseURL, operatorKey, operatorKey, baseURL)
+	}
+
+	select {
+	case err = <-serveErr:
+		// The listener failed before any signal.
+	case <-env.ctx.Done():
+		env.logger.Info("shutting down: draining in-flight requests", "timeout", s.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+		err = srv.Shutdown(ctx)
+		cancel()
+	}
+	stopWorkers()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	env.logger.Info("stopped")
+	return err
+}
+
+// purgeIdempotencyKeys deletes expired idempotency keys until ctx ends.
+func purgeIdempotencyKeys(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) {
+	ticker := time.NewTicker(idempotencyPurgeInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			n, err := db.PurgeIdempotencyKeys(ctx, idempotencyPurgeBatchMax)
+			if err != nil && ctx.Err() == nil {
+				logger.Error("purge idempotency keys", "error", err)
+			} else if n > 0 {
+				logger.Info("idempotency keys purged", "count", n)
+			}
+		}
+	}
+}

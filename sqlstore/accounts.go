@@ -1,0 +1,276 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
+)
+
+const accountColumns = `id, external_id, name, type, currency, timezone, catalog, catalog_version, plan,
+	billing_contact, metadata, created_at, updated_at`
+
+// AccountFilter narrows a list of accounts.
+type AccountFilter struct {
+	// Query matches a substring of the name or external id, case-insensitively.
+	Query string
+	Type  billow.AccountType
+}
+
+// CreateAccount validates in against its catalog and stores the account. in.Catalog must
+// name a stored catalog; the account signs its latest version.
+//
+// Errors: validation_failed, unknown_catalog, currency_mismatch, unknown_plan,
+// plan_not_for_account_type, external_id_taken.
+func (db *DB) CreateAccount(ctx context.Context, in billow.CreateAccountInput) (*billow.Account, error) {
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	cat, ver, err := db.Catalog(ctx, in.Catalog, 0)
+	if err != nil {
+		if billow.ErrorCode(err) == billow.CodeNotFound {
+			return nil, billow.FieldErrorf(billow.CodeUnknownCatalog, "catalog", "there is no catalog %q", in.Catalog)
+		}
+		return nil, err
+	}
+	if in.Currency == "" {
+		in.Currency = cat.Currency
+	}
+	if in.Currency != cat.Currency {
+		return nil, billow.FieldErrorf(billow.CodeCurrencyMismatch, "currency",
+			"catalog %q prices in %s; an account on it must use %s, not %s", in.Catalog, cat.Currency, cat.Currency, in.Currency)
+	}
+	if err := checkPlan(cat, in.Plan, in.Type, "plan"); err != nil {
+		return nil, err
+	}
+	now := db.now()
+	a := &billow.Account{
+		ID: billow.NewID(billow.PrefixAccount, now), ExternalID: in.ExternalID, Name: in.Name, Type: in.Type,
+		Currency: in.Currency, Timezone: in.Timezone, Catalog: in.Catalog, CatalogVersion: ver.Version, Plan: in.Plan,
+		BillingContact: in.BillingContact, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
+	}
+	contact, metadata, err := accountJSON(a)
+	if err != nil {
+		return nil, err
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			a.ID, a.ExternalID, a.Name, string(a.Type), a.Currency, a.Timezone, a.Catalog, a.CatalogVersion, a.Plan,
+			contact, metadata, billow.TimeMicros(now), billow.TimeMicros(now))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return nil, externalIDTaken("account", a.ExternalID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: create account: %w", err)
+	}
+	return a, nil
+}
+
+// Account returns the account with the given id or external id.
+//
+// Errors: not_found.
+func (db *DB) Account(ctx context.Context, ref string) (*billow.Account, error) {
+	column := "external_id"
+	if billow.IsID(ref, billow.PrefixAccount) {
+		column = "id"
+	}
+	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+column+` = $1`, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("account", ref)
+	}
+	return a, err
+}
+
+// ListAccounts lists accounts, newest first.
+func (db *DB) ListAccounts(ctx context.Context, f AccountFilter, page billow.PageInput) (billow.Page[*billow.Account], error) {
+	page.Normalize()
+	pattern := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
+	rows, err := db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE ($1 = '' OR id < $1)
+		  AND ($2 = '' OR lower(name) LIKE $3 ESCAPE '\' OR lower(external_id) LIKE $3 ESCAPE '\')
+		  AND ($4 = '' OR type = $4)
+		ORDER BY id DESC LIMIT $5`,
+		page.StartingAfter, f.Query, pattern, string(f.Type), page.Limit+1)
+	if err != nil {
+		return billow.Page[*billow.Account]{}, fmt.Errorf("sqlstore: list accounts: %w", err)
+	}
+	return collectPage(rows, page.Limit, scanAccount)
+}
+
+// UpdateAccount changes the mutable fields of an account.
+//
+// Errors: validation_failed, not_found.
+func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAccountInput) (*billow.Account, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var out *billow.Account
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return billow.NotFound("account", id)
+		}
+		if err != nil {
+			return err
+		}
+		if in.Name != nil {
+			a.Name = *in.Name
+		}
+		if in.Timezone != nil {
+			a.Timezone = *in.Timezone
+		}
+		if in.BillingContact != nil {
+			a.BillingContact = *in.BillingContact
+		}
+		if in.Metadata != nil {
+			a.Metadata = in.Metadata
+		}
+		a.UpdatedAt = db.now()
+		contact, metadata, err := accountJSON(a)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET name = $2, timezone = $3, billing_contact = $4, metadata = $5, updated_at = $6
+			WHERE id = $1`, a.ID, a.Name, a.Timezone, contact, metadata, billow.TimeMicros(a.UpdatedAt))
+		out = a
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MigrateAccountCatalog moves an account to another version of its catalog. The plan is
+// checked against the new version; nothing else of the account changes.
+//
+// Errors: validation_failed, not_found, unknown_catalog (no such version), unknown_plan,
+// plan_not_for_account_type.
+func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.MigrateCatalogInput) (*billow.Account, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var out *billow.Account
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return billow.NotFound("account", id)
+		}
+		if err != nil {
+			return err
+		}
+		cat, _, err := db.Catalog(ctx, a.Catalog, in.ToVersion)
+		if billow.ErrorCode(err) == billow.CodeNotFound {
+			return billow.FieldErrorf(billow.CodeUnknownCatalog, "to_version", "catalog %q has no version %d", a.Catalog, in.ToVersion)
+		}
+		if err != nil {
+			return err
+		}
+		plan := a.Plan
+		if in.Plan != "" {
+			plan = in.Plan
+		}
+		if err := checkPlan(cat, plan, a.Type, "plan"); err != nil {
+			return err
+		}
+		a.CatalogVersion, a.Plan, a.UpdatedAt = in.ToVersion, plan, db.now()
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET catalog_version = $2, plan = $3, updated_at = $4 WHERE id = $1`,
+			a.ID, a.CatalogVersion, a.Plan, billow.TimeMicros(a.UpdatedAt))
+		out = a
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func checkPlan(cat *catalog.Catalog, planKey string, accountType billow.AccountType, field string) error {
+	if planKey == "" {
+		return nil
+	}
+	plan, ok := cat.Plan(planKey)
+	if !ok {
+		return billow.FieldErrorf(billow.CodeUnknownPlan, field, "there is no plan %q in the catalog", planKey)
+	}
+	types := plan.AccountTypes
+	if len(types) > 0 && !slices.Contains(types, string(accountType)) {
+		return billow.FieldErrorf(billow.CodePlanNotForType, field, "plan %q is for %s accounts, not %s",
+			planKey, strings.Join(types, " and "), accountType)
+	}
+	return nil
+}
+
+func accountJSON(a *billow.Account) (contact, metadata string, err error) {
+	c, err := json.Marshal(a.BillingContact)
+	if err != nil {
+		return "", "", err
+	}
+	m, err := json.Marshal(a.Metadata)
+	if err != nil {
+		return "", "", err
+	}
+	return string(c), string(m), nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAccount(s scanner) (*billow.Account, error) {
+	var (
+		a                  billow.Account
+		typ, contact, meta string
+		created, updated   int64
+	)
+	err := s.Scan(&a.ID, &a.ExternalID, &a.Name, &typ, &a.Currency, &a.Timezone, &a.Catalog, &a.CatalogVersion, &a.Plan,
+		&contact, &meta, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	a.Type = billow.AccountType(typ)
+	a.CreatedAt, a.UpdatedAt = billow.FromMicros(created), billow.FromMicros(updated)
+	if err := json.Unmarshal([]byte(contact), &a.BillingContact); err != nil {
+		return nil, fmt.Errorf("sqlstore: account %s billing contact: %w", a.ID, err)
+	}
+	if err := json.Unmarshal([]byte(meta), &a.Metadata); err != nil {
+		return nil, fmt.Errorf("sqlstore: account %s metadata: %w", a.ID, err)
+	}
+	return &a, nil
+}
+
+// collectPage reads up to limit rows and notes whether there were more.
+func collectPage[T any](rows *sql.Rows, limit int, scan func(scanner) (T, error)) (billow.Page[T], error) {
+	defer rows.Close()
+	page := billow.Page[T]{Data: []T{}}
+	for rows.Next() {
+		if len(page.Data) == limit {
+			page.HasMore = true
+			break
+		}
+		v, err := scan(rows)
+		if err != nil {
+			return billow.Page[T]{}, err
+		}
+		page.Data = append(page.Data, v)
+	}
+	return page, rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func externalIDTaken(what, externalID string) error {
+	return &billow.Error{Kind: billow.KindConflict, Code: billow.CodeExternalIDTaken,
+		Message: fmt.Sprintf("external id %q is already used by another %s", externalID, what),
+		Fields:  []billow.FieldError{{Field: "external_id", Message: "is taken"}}}
+}
