@@ -9,17 +9,19 @@ import (
 	"github.com/billowhq/billow"
 )
 
-// pageParams are the cursor pagination parameters of every list.
-type pageParams struct {
+// PageParams are the cursor pagination parameters of every list.
+type PageParams struct {
 	Limit         int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size."`
 	StartingAfter string `query:"starting_after" maxLength:"64" doc:"The last id of the previous page."`
 }
 
-func (p pageParams) input() billow.PageInput {
+func (p PageParams) input() billow.PageInput {
 	return billow.PageInput{Limit: p.Limit, StartingAfter: p.StartingAfter}
 }
 
-type accountPath struct {
+// AccountPath names an account in a path. Parameter structs are exported because huma
+// reads embedded structs only when they are.
+type AccountPath struct {
 	Account string `path:"account" maxLength:"255" doc:"Account id (acct_…) or external id."`
 }
 

@@ -30,7 +30,7 @@ func (s *Server) registerAccounts() {
 		})
 
 	type listIn struct {
-		pageParams
+		PageParams
 		Query string `query:"q" maxLength:"200" doc:"Matches part of the name or external id, ignoring case."`
 		Type  string `query:"type" enum:"standard,enterprise" doc:"Only accounts of this type."`
 	}
@@ -48,7 +48,7 @@ func (s *Server) registerAccounts() {
 			return &listOut{Body: page}, nil
 		})
 
-	type getIn struct{ accountPath }
+	type getIn struct{ AccountPath }
 	register(s, operation("getAccount", http.MethodGet, "/v1/accounts/{account}", "Get an account", "Accounts",
 		"Returns an account by id or external id."),
 		func(ctx context.Context, in *getIn) (*accountOut, error) {
@@ -60,7 +60,7 @@ func (s *Server) registerAccounts() {
 		})
 
 	type updateIn struct {
-		accountPath
+		AccountPath
 		Body billow.UpdateAccountInput
 	}
 	register(s, operation("updateAccount", http.MethodPatch, "/v1/accounts/{account}", "Update an account", "Accounts",
@@ -78,7 +78,7 @@ func (s *Server) registerAccounts() {
 		})
 
 	type migrateIn struct {
-		accountPath
+		AccountPath
 		Body billow.MigrateCatalogInput
 	}
 	register(s, withStatus(http.StatusOK, operation("migrateAccountCatalog", http.MethodPost, "/v1/accounts/{account}/catalog_migration",

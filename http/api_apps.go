@@ -7,8 +7,9 @@ import (
 	"github.com/billowhq/billow"
 )
 
-type appPath struct {
-	accountPath
+// AppPath names an app of an account in a path.
+type AppPath struct {
+	AccountPath
 	App string `path:"app" maxLength:"255" doc:"App id (app_…) or external id."`
 }
 
@@ -16,7 +17,7 @@ func (s *Server) registerApps() {
 	type appOut struct{ Body *billow.App }
 
 	type createIn struct {
-		accountPath
+		AccountPath
 		Body billow.CreateAppInput
 	}
 	register(s, operation("createApp", http.MethodPost, "/v1/accounts/{account}/apps", "Create an app", "Apps",
@@ -34,8 +35,8 @@ func (s *Server) registerApps() {
 		})
 
 	type listIn struct {
-		accountPath
-		pageParams
+		AccountPath
+		PageParams
 	}
 	type listOut struct{ Body billow.Page[*billow.App] }
 	register(s, operation("listApps", http.MethodGet, "/v1/accounts/{account}/apps", "List apps", "Apps",
@@ -52,7 +53,7 @@ func (s *Server) registerApps() {
 			return &listOut{Body: page}, nil
 		})
 
-	type getIn struct{ appPath }
+	type getIn struct{ AppPath }
 	register(s, operation("getApp", http.MethodGet, "/v1/accounts/{account}/apps/{app}", "Get an app", "Apps",
 		"Returns an app by id or external id."),
 		func(ctx context.Context, in *getIn) (*appOut, error) {
@@ -68,7 +69,7 @@ func (s *Server) registerApps() {
 		})
 
 	type updateIn struct {
-		appPath
+		AppPath
 		Body billow.UpdateAppInput
 	}
 	register(s, operation("updateApp", http.MethodPatch, "/v1/accounts/{account}/apps/{app}", "Update an app", "Apps",

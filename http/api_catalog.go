@@ -15,9 +15,6 @@ type catalogDocument struct {
 }
 
 func (s *Server) registerCatalog() {
-	type catalogPath struct {
-		Catalog string `path:"catalog" maxLength:"64" doc:"Catalog key."`
-	}
 
 	type defaultIn struct{}
 	register(s, operation("getCatalog", http.MethodGet, "/v1/catalog", "Get the default catalog", "Catalog",
@@ -45,7 +42,7 @@ func (s *Server) registerCatalog() {
 			return out, nil
 		})
 
-	type getIn struct{ catalogPath }
+	type getIn struct{ CatalogPath }
 	register(s, operation("getCatalogByKey", http.MethodGet, "/v1/catalogs/{catalog}", "Get a catalog", "Catalog",
 		"Returns the latest version of a catalog."),
 		func(ctx context.Context, in *getIn) (*catalogOut, error) {
@@ -57,7 +54,7 @@ func (s *Server) registerCatalog() {
 			Data []sqlstore.CatalogVersion `json:"data"`
 		}
 	}
-	type versionsIn struct{ catalogPath }
+	type versionsIn struct{ CatalogPath }
 	register(s, operation("listCatalogVersions", http.MethodGet, "/v1/catalogs/{catalog}/versions", "List catalog versions", "Catalog",
 		"Lists the versions of a catalog, newest first. A version never changes once stored."),
 		func(ctx context.Context, in *versionsIn) (*versionsOut, error) {
@@ -74,7 +71,7 @@ func (s *Server) registerCatalog() {
 		})
 
 	type versionIn struct {
-		catalogPath
+		CatalogPath
 		Version int64 `path:"version" minimum:"1"`
 	}
 	register(s, operation("getCatalogVersion", http.MethodGet, "/v1/catalogs/{catalog}/versions/{version}", "Get a catalog version", "Catalog",
@@ -99,4 +96,9 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// CatalogPath names a catalog in a path.
+type CatalogPath struct {
+	Catalog string `path:"catalog" maxLength:"64" doc:"Catalog key."`
 }

@@ -42,7 +42,7 @@ func (s *Server) registerAPIKeys() {
 			return &createOut{Body: createdAPIKey{APIKey: key, Key: secret}}, nil
 		})
 
-	type listIn struct{ pageParams }
+	type listIn struct{ PageParams }
 	type listOut struct{ Body billow.Page[*billow.APIKey] }
 	register(s, operation("listAPIKeys", http.MethodGet, "/v1/api_keys", "List API keys", "API keys",
 		"Lists keys, newest first, without their secrets."),

@@ -7,8 +7,9 @@ import (
 	"github.com/billowhq/billow"
 )
 
-type memberPath struct {
-	accountPath
+// MemberPath names a member of an account in a path.
+type MemberPath struct {
+	AccountPath
 	Member string `path:"member" maxLength:"255" doc:"Member id (mem_…) or external id."`
 }
 
@@ -16,7 +17,7 @@ func (s *Server) registerMembers() {
 	type memberOut struct{ Body *billow.Member }
 
 	type createIn struct {
-		accountPath
+		AccountPath
 		Body billow.CreateMemberInput
 	}
 	register(s, operation("createMember", http.MethodPost, "/v1/accounts/{account}/members", "Add a member", "Members",
@@ -34,8 +35,8 @@ func (s *Server) registerMembers() {
 		})
 
 	type listIn struct {
-		accountPath
-		pageParams
+		AccountPath
+		PageParams
 		Role string `query:"role" enum:"owner,admin,billing,developer" doc:"Only members with this role."`
 	}
 	type listOut struct{ Body billow.Page[*billow.Member] }
@@ -53,7 +54,7 @@ func (s *Server) registerMembers() {
 			return &listOut{Body: page}, nil
 		})
 
-	type getIn struct{ memberPath }
+	type getIn struct{ MemberPath }
 	register(s, operation("getMember", http.MethodGet, "/v1/accounts/{account}/members/{member}", "Get a member", "Members",
 		"Returns a member by id or external id."),
 		func(ctx context.Context, in *getIn) (*memberOut, error) {
@@ -69,7 +70,7 @@ func (s *Server) registerMembers() {
 		})
 
 	type updateIn struct {
-		memberPath
+		MemberPath
 		Body billow.UpdateMemberInput
 	}
 	register(s, operation("updateMember", http.MethodPatch, "/v1/accounts/{account}/members/{member}", "Update a member", "Members",
@@ -86,7 +87,7 @@ func (s *Server) registerMembers() {
 			return &memberOut{Body: m}, nil
 		})
 
-	type deleteIn struct{ memberPath }
+	type deleteIn struct{ MemberPath }
 	register(s, operation("deleteMember", http.MethodDelete, "/v1/accounts/{account}/members/{member}", "Remove a member", "Members",
 		"Removes a member from the account and returns it."),
 		func(ctx context.Context, in *deleteIn) (*memberOut, error) {

@@ -192,4 +192,3 @@ func requireOperator(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/validation"
 
 	"github.com/billowhq/billow"
 )
@@ -76,7 +78,13 @@ func newHumaProblem(status int, msg string, errs ...error) huma.StatusError {
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
-			p.Errors = append(p.Errors, d.ErrorDetail())
+			detail := d.ErrorDetail()
+			// huma places a missing property at its parent; a client wants the field itself.
+			var missing string
+			if _, err := fmt.Sscanf(detail.Message, validation.MsgExpectedRequiredProperty, &missing); err == nil && missing != "" {
+				detail.Location += "." + missing
+			}
+			p.Errors = append(p.Errors, detail)
 		} else {
 			p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
 		}

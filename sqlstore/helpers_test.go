@@ -6,4 +6,6 @@ import (
 	"github.com/billowhq/billow/catalog"
 )
 
-func errorAsValidation(err error, target **catalog.ValidationError) bool { return errors.As(err, target) }
+func errorAsValidation(err error, target **catalog.ValidationError) bool {
+	return errors.As(err, target)
+}

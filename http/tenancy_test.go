@@ -1,0 +1,110 @@
+package http_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	billowhttp "github.com/billowhq/billow/http"
+	"github.com/billowhq/billow/sqlstore/storetest"
+)
+
+// tenancyRoute is one operation called with account B's key on account A's resources.
+type tenancyRoute struct {
+	method, pattern string // as in the OpenAPI document
+	path            string // the pattern filled in with A's resources
+	body            string
+	// shared routes serve data that is no tenant's (the catalog); every key may read them.
+	shared bool
+}
+
+// TestTenantsNeverMeet walks every route of the API with another account's key and
+// expects 404 on everything of account A, and on every operator-only route. The table
+// must name every operation: a new route fails this test until it joins the table.
+func TestTenantsNeverMeet(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		c := newServer(t, env)
+		a := c.must(201, "POST", "/v1/accounts", map[string]any{"external_id": "tenant-a", "name": "Tenant A"})
+		c.must(201, "POST", "/v1/accounts", map[string]any{"external_id": "tenant-b", "name": "Tenant B"})
+		app := c.must(201, "POST", "/v1/accounts/tenant-a/apps", map[string]any{"external_id": "a-bot", "name": "A Bot"})
+		member := c.must(201, "POST", "/v1/accounts/tenant-a/members", map[string]any{"email": "o@a.example", "role": "owner"})
+		opKey := c.must(201, "POST", "/v1/api_keys", map[string]any{"name": "ops"})
+		bKey := c.must(201, "POST", "/v1/api_keys", map[string]any{"name": "b", "account": "tenant-b"})["key"].(string)
+		aKey := c.must(201, "POST", "/v1/api_keys", map[string]any{"name": "a", "account": "tenant-a"})["key"].(string)
+
+		aID, appID, memberID := a["id"].(string), app["id"].(string), member["id"].(string)
+		routes := []tenancyRoute{
+			{method: "POST", pattern: "/v1/api_keys", path: "/v1/api_keys", body: `{"name":"x","account":"tenant-a"}`},
+			{method: "GET", pattern: "/v1/api_keys", path: "/v1/api_keys"},
+			{method: "POST", pattern: "/v1/api_keys/{key}/revoke", path: "/v1/api_keys/" + opKey["id"].(string) + "/revoke"},
+			{method: "POST", pattern: "/v1/accounts", path: "/v1/accounts", body: `{"external_id":"sneaky","name":"S"}`},
+			{method: "GET", pattern: "/v1/accounts", path: "/v1/accounts"},
+			{method: "GET", pattern: "/v1/accounts/{account}", path: "/v1/accounts/" + aID},
+			{method: "PATCH", pattern: "/v1/accounts/{account}", path: "/v1/accounts/tenant-a", body: `{"name":"mine now"}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/catalog_migration", path: "/v1/accounts/" + aID + "/catalog_migration", body: `{"to_version":1}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/apps", path: "/v1/accounts/tenant-a/apps", body: `{"external_id":"b-bot","name":"B"}`},
+			{method: "GET", pattern: "/v1/accounts/{account}/apps", path: "/v1/accounts/" + aID + "/apps"},
+			{method: "GET", pattern: "/v1/accounts/{account}/apps/{app}", path: "/v1/accounts/tenant-a/apps/" + appID},
+			{method: "PATCH", pattern: "/v1/accounts/{account}/apps/{app}", path: "/v1/accounts/tenant-a/apps/a-bot", body: `{"name":"x"}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/members", path: "/v1/accounts/tenant-a/members", body: `{"email":"b@b.example","role":"owner"}`},
+			{method: "GET", pattern: "/v1/accounts/{account}/members", path: "/v1/accounts/tenant-a/members"},
+			{method: "GET", pattern: "/v1/accounts/{account}/members/{member}", path: "/v1/accounts/tenant-a/members/" + memberID},
+			{method: "PATCH", pattern: "/v1/accounts/{account}/members/{member}", path: "/v1/accounts/tenant-a/members/" + memberID, body: `{"role":"developer"}`},
+			{method: "DELETE", pattern: "/v1/accounts/{account}/members/{member}", path: "/v1/accounts/" + aID + "/members/" + memberID},
+			{method: "GET", pattern: "/v1/catalog", path: "/v1/catalog", shared: true},
+			{method: "GET", pattern: "/v1/catalogs", path: "/v1/catalogs", shared: true},
+			{method: "GET", pattern: "/v1/catalogs/{catalog}", path: "/v1/catalogs/credits-platform", shared: true},
+			{method: "GET", pattern: "/v1/catalogs/{catalog}/versions", path: "/v1/catalogs/credits-platform/versions", shared: true},
+			{method: "GET", pattern: "/v1/catalogs/{catalog}/versions/{version}", path: "/v1/catalogs/credits-platform/versions/1", shared: true},
+		}
+
+		// Every operation of the API is in the table.
+		api := billowhttp.New(billowhttp.Config{Store: env.DB}).OpenAPI()
+		var missing []string
+		for pattern, item := range api.Paths {
+			for method, op := range map[string]*huma.Operation{"GET": item.Get, "POST": item.Post, "PATCH": item.Patch, "PUT": item.Put, "DELETE": item.Delete} {
+				if op == nil {
+					continue
+				}
+				if !slices.ContainsFunc(routes, func(r tenancyRoute) bool { return r.method == method && r.pattern == pattern }) {
+					missing = append(missing, method+" "+pattern)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			t.Fatalf("routes missing from the tenancy table: %s", strings.Join(missing, ", "))
+		}
+
+		asB := c.as(bKey)
+		for _, r := range routes {
+			var body any
+			if r.body != "" {
+				body = r.body
+			}
+			got := asB.do(r.method, r.path, body)
+			want := 404
+			if r.shared {
+				want = 200
+			}
+			if got.status != want {
+				t.Errorf("%s %s with another account's key = %d, want %d: %s", r.method, r.path, got.status, want, got.body)
+			} else if want == 404 && got.problemCode(t) != "not_found" {
+				t.Errorf("%s %s: code %s", r.method, r.path, got.problemCode(t))
+			}
+		}
+		// Nothing B tried changed A, and A's own key still sees all of it.
+		asA := c.as(aKey)
+		if got := asA.must(200, "GET", "/v1/accounts/tenant-a", nil); got["name"] != "Tenant A" {
+			t.Fatalf("account A changed: %v", got)
+		}
+		asA.must(200, "GET", "/v1/accounts/tenant-a/members/"+memberID, nil)
+		if apps := asA.must(200, "GET", "/v1/accounts/tenant-a/apps", nil); len(apps["data"].([]any)) != 1 {
+			t.Fatalf("apps of A = %v", apps)
+		}
+		c.must(404, "GET", "/v1/accounts/sneaky", nil)
+		// A's key is refused on B as B's is on A.
+		asA.must(404, "GET", "/v1/accounts/tenant-b", nil)
+	})
+}
