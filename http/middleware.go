@@ -21,7 +21,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxPrincipal
-	ctxRoute
+	ctxFacts
 )
 
 // Limits of the HTTP layer, named with their unit last.
@@ -45,9 +45,13 @@ func PrincipalFrom(ctx context.Context) (billow.Principal, bool) {
 	return p, ok
 }
 
-// routeHolder lets the innermost handler tell the outer ones which route matched: the mux
-// sets Pattern on the request it is given, which inner middlewares have replaced.
-type routeHolder struct{ pattern string }
+// requestFacts carries what inner handlers learn back out to observe, for the log and
+// metrics: inner middlewares replace the request (and its context), so observe cannot
+// read them off its own.
+type requestFacts struct {
+	route string // the mux pattern that matched
+	keyID string // the authenticated key
+}
 
 // statusRecorder remembers the status and size of an answer for the log and metrics.
 type statusRecorder struct {
@@ -83,8 +87,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if id == "" || len(id) > requestIDMaxBytes || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			id = newRequestID()
 		}
-		route := &routeHolder{}
-		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxRoute, route)
+		facts := &requestFacts{}
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxFacts, facts)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
@@ -99,7 +103,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				}
 			}
 			elapsed := time.Since(start)
-			pattern := route.pattern
+			pattern := facts.route
 			if pattern == "" {
 				pattern = "unmatched"
 			}
@@ -108,12 +112,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if rec.status >= 500 {
 				level = slog.LevelError
 			}
-			principal, _ := PrincipalFrom(r.Context())
 			s.logger.LogAttrs(ctx, level, "request", slog.String("request_id", id),
 				slog.Group("http", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", pattern),
 					slog.Int("status", rec.status), slog.Int("bytes", rec.bytes), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 					slog.String("remote", r.RemoteAddr)),
-				slog.String("key", principal.KeyID))
+				slog.String("key", facts.keyID))
 		}()
 		r.Body = http.MaxBytesReader(rec, r.Body, RequestBodyMaxBytes)
 		next.ServeHTTP(rec, r)
@@ -124,8 +127,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 func routed(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
-		if h, ok := r.Context().Value(ctxRoute).(*routeHolder); ok {
-			h.pattern = r.Pattern
+		if f, ok := r.Context().Value(ctxFacts).(*requestFacts); ok {
+			f.route = r.Pattern
 		}
 	})
 }
@@ -153,6 +156,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			writeProblem(w, r, p)
 			return
+		}
+		if f, ok := r.Context().Value(ctxFacts).(*requestFacts); ok {
+			f.keyID = principal.KeyID
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, principal)))
 	})
