@@ -89,7 +89,9 @@ func newHumaProblem(status int, msg string, errs ...error) huma.StatusError {
 			p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
 		}
 	}
-	if status == http.StatusBadRequest && len(p.Errors) > 0 && p.Detail == "" {
+	// huma says "validation failed" for every failure; outside a 422 the first error is
+	// the real reason (malformed JSON, an unknown content type).
+	if status != http.StatusUnprocessableEntity && len(p.Errors) > 0 {
 		p.Detail = p.Errors[0].Message
 	}
 	return p

@@ -262,5 +262,6 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
-// now reads the injected clock.
-func (db *DB) now() time.Time { return db.clock.Now() }
+// now reads the injected clock at the precision times are stored in, so that an answer
+// given at creation equals what a later read returns.
+func (db *DB) now() time.Time { return db.clock.Now().Truncate(time.Microsecond) }

@@ -55,13 +55,16 @@ func TestAccounts(t *testing.T) {
 		}
 		if !strings.HasPrefix(a.ID, "acct_") || a.ExternalID != "team-42" || a.Type != billow.AccountStandard ||
 			a.Currency != "USD" || a.CatalogVersion != 1 || a.BillingContact.Email != "billing@team42.example" ||
-			a.BillingContact.Address.Country != "DE" || !a.CreatedAt.Equal(storetest.Start) {
+			a.BillingContact.Address.Country != "DE" || !a.CreatedAt.Equal(storetest.Start.Truncate(time.Microsecond)) {
 			t.Fatalf("created account = %+v", a)
 		}
 		for _, ref := range []string{a.ID, "team-42"} {
 			got, err := db.Account(ctx, ref)
 			if err != nil {
 				t.Fatalf("get %s: %v", ref, err)
+			}
+			if !got.CreatedAt.Equal(a.CreatedAt) || !got.UpdatedAt.Equal(a.UpdatedAt) {
+				t.Fatalf("stored times %v/%v differ from the created %v/%v", got.CreatedAt, got.UpdatedAt, a.CreatedAt, a.UpdatedAt)
 			}
 			if got.ID != a.ID || got.Timezone != "Europe/Berlin" || got.Metadata["crm"] != "hs-1" || got.Plan != "pay_as_you_go" {
 				t.Fatalf("get %s = %+v", ref, got)
