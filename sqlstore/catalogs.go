@@ -21,6 +21,10 @@ type CatalogVersion struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// catalogSyncAttemptsMax bounds the retries of SyncCatalog when other processes store the
+// same catalog at the same moment.
+const catalogSyncAttemptsMax = 5
+
 type catalogVersionKey struct {
 	catalog string
 	version int64
@@ -42,26 +46,35 @@ func (db *DB) SyncCatalog(ctx context.Context, key string, source []byte) (v Cat
 		return CatalogVersion{}, false, err
 	}
 	hash := cat.Hash()
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var latest int64
-		var latestHash string
-		err := tx.QueryRowContext(ctx, `SELECT version, hash FROM catalog_versions WHERE catalog = $1
-			ORDER BY version DESC LIMIT 1`, key).Scan(&latest, &latestHash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	// Processes sharing PostgreSQL start together at a deploy and race to store the same new
+	// version; the loser meets the primary key and, on its next attempt, finds the winner's
+	// version with the same hash.
+	for attempt := 1; ; attempt++ {
+		created = false
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			var latest int64
+			var latestHash string
+			err := tx.QueryRowContext(ctx, `SELECT version, hash FROM catalog_versions WHERE catalog = $1
+				ORDER BY version DESC LIMIT 1`, key).Scan(&latest, &latestHash)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if latest > 0 && latestHash == hash {
+				v, err = scanCatalogVersion(tx.QueryRowContext(ctx, `SELECT catalog, version, hash, name, created_at
+					FROM catalog_versions WHERE catalog = $1 AND version = $2`, key, latest))
+				return err
+			}
+			now := db.now()
+			v = CatalogVersion{Catalog: key, Version: latest + 1, Hash: hash, Name: cat.Name, CreatedAt: now}
+			created = true
+			_, err = tx.ExecContext(ctx, `INSERT INTO catalog_versions (catalog, version, hash, name, source, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, key, v.Version, hash, cat.Name, source, billow.TimeMicros(now))
 			return err
+		})
+		if !isUniqueViolation(err) || attempt == catalogSyncAttemptsMax {
+			break
 		}
-		if latest > 0 && latestHash == hash {
-			v, err = scanCatalogVersion(tx.QueryRowContext(ctx, `SELECT catalog, version, hash, name, created_at
-				FROM catalog_versions WHERE catalog = $1 AND version = $2`, key, latest))
-			return err
-		}
-		now := db.now()
-		v = CatalogVersion{Catalog: key, Version: latest + 1, Hash: hash, Name: cat.Name, CreatedAt: now}
-		created = true
-		_, err = tx.ExecContext(ctx, `INSERT INTO catalog_versions (catalog, version, hash, name, source, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, key, v.Version, hash, cat.Name, source, billow.TimeMicros(now))
-		return err
-	})
+	}
 	if err != nil {
 		return CatalogVersion{}, false, fmt.Errorf("sqlstore: store catalog %q: %w", key, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,6 +429,48 @@ func TestCatalogVersions(t *testing.T) {
 		current, err := db.MigrationsCurrent(ctx)
 		if err != nil || !current {
 			t.Fatalf("migrations current = %v, %v", current, err)
+		}
+	})
+}
+
+// TestCatalogSyncRace starts several "processes" syncing the same changed catalog at once,
+// as several billow serve processes sharing PostgreSQL do at a deploy: all succeed and
+// agree on one new version.
+func TestCatalogSyncRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		src, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := regexp.MustCompile(`(?m)^name:.*$`).ReplaceAll(src, []byte("name: Deployed together"))
+		const processes = 4
+		dbs := []*sqlstore.DB{env.DB}
+		for range processes - 1 {
+			other, err := sqlstore.Open(ctx, sqlstore.Config{URL: env.URL, Clock: env.Clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { other.Close() })
+			dbs = append(dbs, other)
+		}
+		versions := make([]int64, processes)
+		errs := make([]error, processes)
+		var wg sync.WaitGroup
+		for i, db := range dbs {
+			wg.Go(func() {
+				v, _, err := db.SyncCatalog(ctx, "credits-platform", changed)
+				versions[i], errs[i] = v.Version, err
+			})
+		}
+		wg.Wait()
+		for i := range processes {
+			if errs[i] != nil || versions[i] != 2 {
+				t.Fatalf("process %d: version %d, %v; want 2 for all", i, versions[i], errs[i])
+			}
+		}
+		all, err := env.DB.CatalogVersions(ctx, "credits-platform")
+		if err != nil || len(all) != 2 {
+			t.Fatalf("versions = %+v, %v", all, err)
 		}
 	})
 }
