@@ -289,11 +289,39 @@ func (m *mapping) has(key string) bool { return m.values[key] != nil }
 // nothing after it is reported as missing.
 func (d *decoder) fields(n *yaml.Node, path string, allowed []string, required ...string) (*mapping, bool) {
 	n = deref(n)
-	if n.Kind != yaml.MappingNode {
-		d.add(n, path, "must be a mapping ("+describe(n)+" given)")
+	m := &mapping{node: n, path: path, keys: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}}
+	ok := d.pairs(n, path, func(k, v *yaml.Node, p string) bool {
+		if !slices.Contains(allowed, k.Value) {
+			d.addf(k, p, "unknown field; allowed here: %s", strings.Join(allowed, ", "))
+			return true
+		}
+		m.keys[k.Value] = k
+		if !isNull(v) {
+			m.values[k.Value] = v
+		}
+		return true
+	})
+	if !ok {
 		return nil, false
 	}
-	m := &mapping{node: n, path: path, keys: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}}
+	for _, r := range required {
+		if m.values[r] == nil {
+			d.add(n, join(path, r), "is required")
+		}
+	}
+	return m, true
+}
+
+// pairs walks the key-value pairs of the mapping n once each. It reports keys that are
+// not plain strings, merge keys and repeated keys itself; visit sees every other pair
+// with its path, and returns false to stop the walk. pairs returns false when n is not
+// a mapping.
+func (d *decoder) pairs(n *yaml.Node, path string, visit func(k, v *yaml.Node, p string) bool) bool {
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, "must be a mapping ("+describe(n)+" given)")
+		return false
+	}
+	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content) && !d.truncated; i += 2 {
 		k, v := n.Content[i], deref(n.Content[i+1])
 		switch {
@@ -304,25 +332,17 @@ func (d *decoder) fields(n *yaml.Node, path string, allowed []string, required .
 			d.add(k, path, "merge keys (<<) are not supported; use an alias (*name) for the whole value instead")
 			continue
 		}
-		if first, dup := m.keys[k.Value]; dup {
-			d.addf(k, join(path, k.Value), "is given twice (first at line %d)", first.Line)
+		p := join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.addf(k, p, "is given twice (first at line %d)", first.Line)
 			continue
 		}
-		if !slices.Contains(allowed, k.Value) {
-			d.addf(k, join(path, k.Value), "unknown field; allowed here: %s", strings.Join(allowed, ", "))
-			continue
-		}
-		m.keys[k.Value] = k
-		if !isNull(v) {
-			m.values[k.Value] = v
+		seen[k.Value] = k
+		if !visit(k, v, p) {
+			break
 		}
 	}
-	for _, r := range required {
-		if m.values[r] == nil {
-			d.add(n, join(path, r), "is required")
-		}
-	}
-	return m, true
+	return true
 }
 
 // notAllowed reports each present key as not allowed, with why.
@@ -574,39 +594,19 @@ type entry struct {
 
 // entries checks that n is a mapping of at most max distinct, well-formed keys.
 func (d *decoder) entries(n *yaml.Node, path string, max int, limitName string) []entry {
-	n = deref(n)
-	if n.Kind != yaml.MappingNode {
-		d.add(n, path, "must be a mapping ("+describe(n)+" given)")
-		return nil
-	}
 	var out []entry
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content) && !d.truncated; i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			d.add(k, path, "keys must be plain strings")
-			continue
-		case k.Tag == "!!merge":
-			d.add(k, path, "merge keys (<<) are not supported; use an alias (*name) for the whole value instead")
-			continue
-		}
-		p := join(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			d.addf(k, p, "is given twice (first at line %d)", first.Line)
-			continue
-		}
-		seen[k.Value] = k
+	d.pairs(deref(n), path, func(k, v *yaml.Node, p string) bool {
 		if msg := checkKey(k.Value); msg != "" {
 			d.add(k, p, msg)
-			continue
+			return true
 		}
 		if len(out) == max {
 			d.addf(k, p, "too many entries: at most %d (%s)", max, limitName)
-			break
+			return false
 		}
 		out = append(out, entry{key: k, value: v, path: p})
-	}
+		return true
+	})
 	return out
 }
 

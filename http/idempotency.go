@@ -80,7 +80,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			w.Write(claim.Response.Body)
 			return
 		}
-		rec := &bodyRecorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w, keepBody: true}
 		completed := false
 		defer func() {
 			// Runs on a panic too: the key is released so a retry is not locked out.
@@ -115,32 +115,3 @@ func requestHash(r *http.Request, body []byte) string {
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }
-
-// bodyRecorder passes an answer through and keeps a copy to store.
-type bodyRecorder struct {
-	http.ResponseWriter
-	status   int
-	body     bytes.Buffer
-	overflow bool
-}
-
-func (b *bodyRecorder) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-	b.ResponseWriter.WriteHeader(code)
-}
-
-func (b *bodyRecorder) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	if b.body.Len()+len(p) > idempotentResponseMaxBytes {
-		b.overflow = true
-	} else {
-		b.body.Write(p)
-	}
-	return b.ResponseWriter.Write(p)
-}
-
-func (b *bodyRecorder) Unwrap() http.ResponseWriter { return b.ResponseWriter }

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -53,30 +54,42 @@ type requestFacts struct {
 	keyID string // the authenticated key
 }
 
-// statusRecorder remembers the status and size of an answer for the log and metrics.
-type statusRecorder struct {
+// recorder passes an answer through and remembers its status and size for the log and
+// metrics. With keepBody it also keeps a copy of the body, up to
+// idempotentResponseMaxBytes, for the idempotency store; overflow says it did not fit.
+type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status   int
+	bytes    int
+	keepBody bool
+	body     bytes.Buffer
+	overflow bool
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (rec *recorder) WriteHeader(code int) {
+	if rec.status == 0 {
+		rec.status = code
 	}
-	s.ResponseWriter.WriteHeader(code)
+	rec.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+func (rec *recorder) Write(b []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
 	}
-	n, err := s.ResponseWriter.Write(b)
-	s.bytes += n
+	if rec.keepBody {
+		if rec.body.Len()+len(b) > idempotentResponseMaxBytes {
+			rec.overflow = true
+		} else {
+			rec.body.Write(b)
+		}
+	}
+	n, err := rec.ResponseWriter.Write(b)
+	rec.bytes += n
 	return n, err
 }
 
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 
 // observe gives each request an id, recovers a panic into a 500 problem, bounds the body,
 // and writes one access log line and the request metrics when the answer is done.
@@ -91,7 +104,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxFacts, facts)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -116,10 +116,7 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 	}
 	var out *billow.Account
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return billow.NotFound("account", id)
-		}
+		a, err := accountByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -162,10 +159,7 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 	}
 	var out *billow.Account
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return billow.NotFound("account", id)
-		}
+		a, err := accountByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -193,6 +187,17 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 		return nil, err
 	}
 	return out, nil
+}
+
+// accountByID reads an account inside a transaction.
+//
+// Errors: not_found.
+func accountByID(ctx context.Context, tx *sql.Tx, id string) (*billow.Account, error) {
+	a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("account", id)
+	}
+	return a, err
 }
 
 func checkPlan(cat *catalog.Catalog, planKey string, accountType billow.AccountType, field string) error {
