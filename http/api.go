@@ -32,6 +32,7 @@ func (s *Server) registerAPI() {
 	s.registerApps()
 	s.registerMembers()
 	s.registerCatalog()
+	s.registerEvents()
 }
 
 // register adds an operation whose handler's errors become problems.

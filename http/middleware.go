@@ -32,6 +32,14 @@ const (
 	requestIDMaxBytes   = 128
 )
 
+// bodyMaxBytes is the body limit of a path: ingest carries batches, the rest resources.
+func bodyMaxBytes(path string) int64 {
+	if path == "/v1/events" {
+		return billow.EventsBodyMaxBytes
+	}
+	return RequestBodyMaxBytes
+}
+
 // BootstrapKeyID is the key id of the operator key given by BILLOW_ADMIN_KEY.
 const BootstrapKeyID = "key_bootstrap"
 
@@ -131,7 +139,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					slog.String("remote", r.RemoteAddr)),
 				slog.String("key", facts.keyID))
 		}()
-		r.Body = http.MaxBytesReader(rec, r.Body, RequestBodyMaxBytes)
+		r.Body = http.MaxBytesReader(rec, r.Body, bodyMaxBytes(r.URL.Path))
 		next.ServeHTTP(rec, r)
 	})
 }

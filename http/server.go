@@ -64,6 +64,8 @@ type Config struct {
 	DefaultCatalog string
 	// Metrics is where the HTTP series are registered and what /metrics serves.
 	Metrics *prometheus.Registry
+	// Ingester stores usage events for POST /v1/events.
+	Ingester Ingester
 }
 
 // Server is Billow's HTTP front.
@@ -73,6 +75,7 @@ type Server struct {
 	adminKeyHash   []byte
 	defaultCatalog string
 	metrics        *httpMetrics
+	ingester       Ingester
 	api            huma.API
 	handler        http.Handler
 }
@@ -85,7 +88,8 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
-	s := &Server{store: cfg.Store, logger: cfg.Logger, defaultCatalog: cfg.DefaultCatalog, metrics: newHTTPMetrics(cfg.Metrics)}
+	s := &Server{store: cfg.Store, logger: cfg.Logger, defaultCatalog: cfg.DefaultCatalog, metrics: newHTTPMetrics(cfg.Metrics),
+		ingester: cfg.Ingester}
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -95,6 +99,7 @@ func New(cfg Config) *Server {
 	s.api = humago.New(mux, apiConfig())
 	s.registerAPI()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /docs", s.docsHandler())
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 
@@ -116,6 +121,8 @@ func apiConfig() huma.Config {
 	// The default hooks add a $schema field to every body and a Link header; clients of a
 	// billing API want plain resources.
 	cfg.CreateHooks = nil
+	// /docs is rendered by the server itself (docs.go): huma's page loads scripts from a CDN.
+	cfg.DocsPath = ""
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An operator key (sk_…) or an account key (ak_…)."},
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/billowhq/billow"
 	billowhttp "github.com/billowhq/billow/http"
+	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore/storetest"
 )
 
@@ -62,7 +63,8 @@ func (a answer) problemCode(t *testing.T) string {
 
 func newServer(t *testing.T, env *storetest.Env) *apiClient {
 	t.Helper()
-	srv := httptest.NewServer(billowhttp.New(billowhttp.Config{Store: env.DB, AdminKey: adminKey, DefaultCatalog: "credits-platform"}))
+	srv := httptest.NewServer(billowhttp.New(billowhttp.Config{Store: env.DB, AdminKey: adminKey, DefaultCatalog: "credits-platform",
+		Ingester: ingest.New(env.DB, env.Clock)}))
 	t.Cleanup(srv.Close)
 	return &apiClient{t: t, base: srv.URL, key: adminKey, env: env}
 }

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,9 @@ type tenancyRoute struct {
 	body            string
 	// shared routes serve data that is no tenant's (the catalog); every key may read them.
 	shared bool
+	// ingest is the events route: any key may report its own usage, so the call succeeds,
+	// but every event about account A is rejected as unknown_subject and none is stored.
+	ingest bool
 }
 
 // TestTenantsNeverMeet walks every route of the API with another account's key and
@@ -53,6 +57,8 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "GET", pattern: "/v1/accounts/{account}/members/{member}", path: "/v1/accounts/tenant-a/members/" + memberID},
 			{method: "PATCH", pattern: "/v1/accounts/{account}/members/{member}", path: "/v1/accounts/tenant-a/members/" + memberID, body: `{"role":"developer"}`},
 			{method: "DELETE", pattern: "/v1/accounts/{account}/members/{member}", path: "/v1/accounts/" + aID + "/members/" + memberID},
+			{method: "POST", pattern: "/v1/events", path: "/v1/events", ingest: true,
+				body: `[{"specversion":"1.0","id":"t1","source":"s","type":"api.request","subject":"tenant-a","time":"2026-01-15T09:00:00Z","data":{"app":"a-bot","client":"c"}}]`},
 			{method: "GET", pattern: "/v1/catalog", path: "/v1/catalog", shared: true},
 			{method: "GET", pattern: "/v1/catalogs", path: "/v1/catalogs", shared: true},
 			{method: "GET", pattern: "/v1/catalogs/{catalog}", path: "/v1/catalogs/credits-platform", shared: true},
@@ -85,8 +91,12 @@ func TestTenantsNeverMeet(t *testing.T) {
 			}
 			got := asB.do(r.method, r.path, body)
 			want := 404
-			if r.shared {
+			if r.shared || r.ingest {
 				want = 200
+			}
+			if r.ingest && (got.status != 200 || !strings.Contains(string(got.body), `"accepted":0`) ||
+				!strings.Contains(string(got.body), `"code":"unknown_subject"`)) {
+				t.Errorf("events about another account were not all rejected: %d %s", got.status, got.body)
 			}
 			if got.status != want {
 				t.Errorf("%s %s with another account's key = %d, want %d: %s", r.method, r.path, got.status, want, got.body)
@@ -104,6 +114,9 @@ func TestTenantsNeverMeet(t *testing.T) {
 			t.Fatalf("apps of A = %v", apps)
 		}
 		c.must(404, "GET", "/v1/accounts/sneaky", nil)
+		if n, err := env.DB.CountEvents(context.Background(), a["id"].(string)); err != nil || n != 0 {
+			t.Fatalf("account A has %d events after B's attempt, %v", n, err)
+		}
 		// A's key is refused on B as B's is on A.
 		asA.must(404, "GET", "/v1/accounts/tenant-b", nil)
 	})

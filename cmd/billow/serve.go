@@ -16,6 +16,7 @@ import (
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/demo"
 	billowhttp "github.com/billowhq/billow/http"
+	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore"
 )
 
@@ -87,6 +88,7 @@ func (s *serveCmd) Run(env *runEnv) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
+		Ingester: ingest.New(db, billow.SystemClock{}),
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,

@@ -1,0 +1,86 @@
+package billow
+
+import "time"
+
+// Limits of usage ingest, named with their unit last.
+const (
+	// EventBatchMax is how many events one ingest request may carry.
+	EventBatchMax = 1000
+	// EventsBodyMaxBytes bounds an ingest request body: 1,000 events of up to 8 KiB each.
+	EventsBodyMaxBytes = 8 << 20
+	// EventDataMaxBytes bounds one event's data.
+	EventDataMaxBytes = 8 << 10
+	// EventAttributeMaxBytes bounds id, source, type and subject.
+	EventAttributeMaxBytes = 255
+	// EventClockSkewMax is how far in the future an event's time may be: clocks differ.
+	EventClockSkewMax = 5 * time.Minute
+)
+
+// Event types of the vocabulary (DESIGN.md); a catalog may meter more.
+const (
+	EventConversationStarted = "conversation.started"
+	EventConversationMessage = "conversation.message"
+	EventConversationRouted  = "conversation.routed"
+	EventConversationEnded   = "conversation.ended"
+	EventAPIRequest          = "api.request"
+	EventVoiceInteraction    = "voice.interaction"
+	EventAgentLogin          = "agent.login"
+	EventAgentLogout         = "agent.logout"
+	EventSearchIngested      = "search.ingested"
+	EventLLMUsage            = "llm.usage"
+	EventCallStarted         = "call.started"
+	EventCallEnded           = "call.ended"
+)
+
+// Codes of a rejected event, reported with its index in the batch.
+const (
+	CodeInvalidSpecVersion   = "invalid_specversion"
+	CodeMissingAttribute     = "missing_attribute"
+	CodeInvalidAttribute     = "invalid_attribute"
+	CodeUnknownType          = "unknown_type"
+	CodeInvalidTime          = "invalid_time"
+	CodeTimeInFuture         = "time_in_future"
+	CodeUnknownSubject       = "unknown_subject"
+	CodeInvalidData          = "invalid_data"
+	CodeMissingField         = "missing_field"
+	CodeInvalidField         = "invalid_field"
+	CodeUnknownApp           = "unknown_app"
+	CodeUnknownModel         = "unknown_model"
+	CodeConflictingDuplicate = "conflicting_duplicate"
+	CodeMalformedJSON        = "malformed_json"
+	CodeBatchTooLarge        = "batch_too_large"
+)
+
+// UsageEvent is a validated usage event as it is stored: a fact that never changes.
+type UsageEvent struct {
+	AccountID string
+	Source    string
+	ID        string
+	Type      string
+	Time      time.Time
+	AppID     string // empty for types without an app
+	// Stream groups the event for its meter: the conversation, the API client, the agent
+	// or the call.
+	Stream string
+	// Data is the event's data as canonical JSON (keys sorted), so that a resent event
+	// hashes the same however its sender ordered the keys.
+	Data        []byte
+	ContentHash string
+	ReceivedAt  time.Time
+	// Late is set when the event is for a period whose invoice is already final.
+	Late bool
+}
+
+// IngestResult answers an ingest request, after the commit.
+type IngestResult struct {
+	Accepted   int             `json:"accepted" doc:"Events stored by this request."`
+	Duplicates int             `json:"duplicates" doc:"Events already stored with the same content: counted once, as before."`
+	Rejected   []RejectedEvent `json:"rejected" doc:"Events not stored, by index in the request."`
+}
+
+// RejectedEvent says why one event of a batch was not stored.
+type RejectedEvent struct {
+	Index  int    `json:"index"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}

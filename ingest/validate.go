@@ -1,0 +1,181 @@
+package ingest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
+)
+
+// field kinds of the vocabulary's data.
+const (
+	fieldText    = iota // a non-empty string
+	fieldApp            // an app of the account, by external id or id
+	fieldCount          // a non-negative integer
+	fieldSeconds        // a non-negative number with at most 3 decimals (millisecond precision)
+	fieldBool           // true or false
+)
+
+type fieldRule struct {
+	name     string
+	kind     int
+	required bool
+	oneOf    []string
+}
+
+// vocabulary is the data each event type of DESIGN.md carries, and which field names its stream.
+var vocabulary = map[string]struct {
+	fields []fieldRule
+	stream string
+}{
+	billow.EventConversationStarted: {[]fieldRule{{"app", fieldApp, true, nil}, {"conversation", fieldText, true, nil}, {"channel", fieldText, false, nil}}, "conversation"},
+	billow.EventConversationMessage: {[]fieldRule{{"app", fieldApp, true, nil}, {"conversation", fieldText, true, nil}}, "conversation"},
+	billow.EventConversationRouted:  {[]fieldRule{{"conversation", fieldText, true, nil}, {"to_app", fieldApp, true, nil}, {"app", fieldApp, false, nil}}, "conversation"},
+	billow.EventConversationEnded:   {[]fieldRule{{"conversation", fieldText, true, nil}, {"app", fieldApp, false, nil}}, "conversation"},
+	billow.EventAPIRequest:          {[]fieldRule{{"app", fieldApp, true, nil}, {"client", fieldText, true, nil}}, "client"},
+	billow.EventVoiceInteraction: {[]fieldRule{{"app", fieldApp, true, nil}, {"kind", fieldText, true, []string{"stt", "tts", "gateway"}},
+		{"seconds", fieldSeconds, true, nil}}, ""},
+	billow.EventAgentLogin:     {[]fieldRule{{"agent", fieldText, true, nil}, {"product", fieldText, true, []string{"contact_center", "agent_ai"}}}, "agent"},
+	billow.EventAgentLogout:    {[]fieldRule{{"agent", fieldText, true, nil}, {"product", fieldText, true, []string{"contact_center", "agent_ai"}}}, "agent"},
+	billow.EventSearchIngested: {[]fieldRule{{"app", fieldApp, true, nil}, {"bytes", fieldCount, true, nil}}, ""},
+	billow.EventLLMUsage: {[]fieldRule{{"app", fieldApp, true, nil}, {"provider", fieldText, true, nil}, {"model", fieldText, true, nil},
+		{"input_tokens", fieldCount, true, nil}, {"output_tokens", fieldCount, true, nil}, {"byo_key", fieldBool, false, nil}}, ""},
+	billow.EventCallStarted: {[]fieldRule{{"call", fieldText, true, nil}, {"app", fieldApp, true, nil}}, "call"},
+	billow.EventCallEnded:   {[]fieldRule{{"call", fieldText, true, nil}, {"app", fieldApp, false, nil}}, "call"},
+}
+
+// tenant is what validation needs of one account: resolved once per request.
+type tenant struct {
+	account *billow.Account
+	apps    map[string]*billow.App // by external id and by id
+	catalog *catalog.Catalog
+	// customTypes are the event types the account's catalog meters beyond the vocabulary.
+	customTypes map[string]bool
+}
+
+// rejection is a validation failure of one event.
+type rejection struct{ code, detail string }
+
+func reject(code, format string, args ...any) *rejection {
+	return &rejection{code: code, detail: fmt.Sprintf(format, args...)}
+}
+
+// validate turns a CloudEvent of a known tenant into a UsageEvent.
+func validate(e *CloudEvent, t *tenant, now, received time.Time) (billow.UsageEvent, *rejection) {
+	ev := billow.UsageEvent{AccountID: t.account.ID, Source: e.Source, ID: e.ID, Type: e.Type, ReceivedAt: received}
+	ts, err := time.Parse(time.RFC3339Nano, e.Time)
+	if err != nil {
+		return ev, reject(billow.CodeInvalidTime, "time %q is not an RFC 3339 time such as 2026-05-01T12:00:00Z", e.Time)
+	}
+	ev.Time = ts.UTC().Truncate(time.Microsecond)
+	if ev.Time.After(now.Add(billow.EventClockSkewMax)) {
+		return ev, reject(billow.CodeTimeInFuture, "time %s is more than %s ahead of Billow's clock", e.Time, billow.EventClockSkewMax)
+	}
+	if len(e.Data) > billow.EventDataMaxBytes {
+		return ev, reject(billow.CodeInvalidData, "data is larger than %d bytes", billow.EventDataMaxBytes)
+	}
+	var data map[string]any
+	if len(e.Data) == 0 || string(e.Data) == "null" {
+		data = map[string]any{}
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(e.Data))
+		dec.UseNumber()
+		if err := dec.Decode(&data); err != nil || data == nil {
+			return ev, reject(billow.CodeInvalidData, "data must be a JSON object")
+		}
+	}
+	rules, known := vocabulary[e.Type]
+	if !known && !t.customTypes[e.Type] {
+		return ev, reject(billow.CodeUnknownType, "type %q is neither in the event vocabulary nor metered by catalog %q", e.Type, t.account.Catalog)
+	}
+	for _, r := range rules.fields {
+		v, present := data[r.name]
+		if !present || v == nil {
+			if r.required {
+				return ev, reject(billow.CodeMissingField, "%s requires data.%s", e.Type, r.name)
+			}
+			continue
+		}
+		if rej := checkField(&ev, t, r, v, data); rej != nil {
+			return ev, rej
+		}
+	}
+	if rules.stream != "" {
+		ev.Stream, _ = data[rules.stream].(string)
+	}
+	if e.Type == billow.EventLLMUsage {
+		byo, _ := data["byo_key"].(bool)
+		provider, model := data["provider"].(string), data["model"].(string)
+		if _, ok := t.catalog.ProviderCosts.LLMCost(provider, model); !ok && !byo {
+			return ev, reject(billow.CodeUnknownModel, "catalog %q has no cost for %s model %q; add it to provider_costs.llm or send byo_key: true",
+				t.account.Catalog, provider, model)
+		}
+	}
+	canonical, err := json.Marshal(data)
+	if err != nil {
+		return ev, reject(billow.CodeInvalidData, "data cannot be stored: %v", err)
+	}
+	ev.Data = canonical
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%d\n%s\n", e.Type, ev.Time.UnixMicro(), e.Subject)
+	h.Write(canonical)
+	ev.ContentHash = hex.EncodeToString(h.Sum(nil)[:16])
+	return ev, nil
+}
+
+func checkField(ev *billow.UsageEvent, t *tenant, r fieldRule, v any, data map[string]any) *rejection {
+	switch r.kind {
+	case fieldText, fieldApp:
+		s, ok := v.(string)
+		if !ok || s == "" || len(s) > billow.EventAttributeMaxBytes {
+			return reject(billow.CodeInvalidField, "data.%s must be a non-empty string of at most %d bytes", r.name, billow.EventAttributeMaxBytes)
+		}
+		if len(r.oneOf) > 0 && !slices.Contains(r.oneOf, s) {
+			return reject(billow.CodeInvalidField, "data.%s must be one of %s, not %q", r.name, strings.Join(r.oneOf, ", "), s)
+		}
+		if r.kind == fieldApp {
+			app, ok := t.apps[s]
+			if !ok {
+				return reject(billow.CodeUnknownApp, "account %q has no app %q (data.%s)", t.account.ExternalID, s, r.name)
+			}
+			// Stored by id: external ids are the platform's names, ids never change.
+			data[r.name] = app.ID
+			if r.name == "app" {
+				ev.AppID = app.ID
+			}
+		}
+	case fieldCount:
+		n, ok := v.(json.Number)
+		if !ok {
+			return reject(billow.CodeInvalidField, "data.%s must be a whole number", r.name)
+		}
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil || i < 0 {
+			return reject(billow.CodeInvalidField, "data.%s must be a whole number from 0 to %d, not %s", r.name, int64(1<<63-1), n)
+		}
+	case fieldSeconds:
+		n, ok := v.(json.Number)
+		if !ok {
+			return reject(billow.CodeInvalidField, "data.%s must be a number of seconds", r.name)
+		}
+		d, err := decimal.NewFromString(string(n))
+		if err != nil || d.IsNegative() || !d.Equal(d.Truncate(3)) || d.GreaterThan(decimal.NewFromInt(1<<40)) {
+			return reject(billow.CodeInvalidField, "data.%s must be a number of seconds ≥ 0 with at most 3 decimals, not %s", r.name, n)
+		}
+	case fieldBool:
+		if _, ok := v.(bool); !ok {
+			return reject(billow.CodeInvalidField, "data.%s must be true or false", r.name)
+		}
+	}
+	return nil
+}

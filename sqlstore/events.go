@@ -1,0 +1,276 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
+)
+
+// AppsPerAccountMax bounds the apps AllApps returns; plans allow far fewer (agent slots).
+const AppsPerAccountMax = 10_000
+
+// eventColumns are written per event; 11 parameters a row keeps a batch of
+// billow.EventBatchMax rows under both engines' parameter limits (SQLite 32,766,
+// PostgreSQL 65,535) in one statement.
+const eventColumns = `account_id, source, id, type, time, app_id, stream, data, content_hash, received_at, late`
+
+// AllApps returns every app of an account, at most AppsPerAccountMax.
+func (db *DB) AllApps(ctx context.Context, accountID string) ([]*billow.App, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+appColumns+` FROM apps WHERE account_id = $1 ORDER BY id LIMIT $2`,
+		accountID, AppsPerAccountMax)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: apps of %s: %w", accountID, err)
+	}
+	page, err := collectPage(rows, AppsPerAccountMax, scanApp)
+	return page.Data, err
+}
+
+// AccountCatalog returns the catalog version the account signed.
+func (db *DB) AccountCatalog(ctx context.Context, a *billow.Account) (*catalog.Catalog, error) {
+	cat, _, err := db.Catalog(ctx, a.Catalog, a.CatalogVersion)
+	return cat, err
+}
+
+type eventKey struct{ account, source, id string }
+
+// InsertEvents stores the events not stored yet, all in one transaction, and reports
+// the indexes of the others: duplicates (same key, same content hash: the event was
+// counted before and is not counted again) and conflicts (same key, other content: the
+// first event is kept). An event is marked late when its time is before its account's
+// usage_closed_before, read in the same transaction.
+func (db *DB) InsertEvents(ctx context.Context, events []billow.UsageEvent) (duplicates, conflicts []int, err error) {
+	if len(events) > billow.EventBatchMax {
+		return nil, nil, fmt.Errorf("sqlstore: %d events in one insert; at most %d", len(events), billow.EventBatchMax)
+	}
+	// A key twice in one batch: the first occurrence is the one stored.
+	first := make(map[eventKey]int, len(events))
+	todo := make([]int, 0, len(events))
+	for i := range events {
+		k := eventKey{events[i].AccountID, events[i].Source, events[i].ID}
+		if j, seen := first[k]; seen {
+			if events[j].ContentHash == events[i].ContentHash {
+				duplicates = append(duplicates, i)
+			} else {
+				conflicts = append(conflicts, i)
+			}
+			continue
+		}
+		first[k] = i
+		todo = append(todo, i)
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		closedBefore, err := db.usageClosedBefore(ctx, tx, events, todo)
+		if err != nil {
+			return err
+		}
+		inserted, err := db.insertEventRows(ctx, tx, events, todo, closedBefore)
+		if err != nil {
+			return err
+		}
+		var stored []int
+		for _, i := range todo {
+			if !inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
+				stored = append(stored, i)
+			}
+		}
+		if len(stored) == 0 {
+			return nil
+		}
+		hashes, err := storedHashes(ctx, tx, events, stored)
+		if err != nil {
+			return err
+		}
+		for _, i := range stored {
+			if hashes[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] == events[i].ContentHash {
+				duplicates = append(duplicates, i)
+			} else {
+				conflicts = append(conflicts, i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: insert events: %w", err)
+	}
+	return duplicates, conflicts, nil
+}
+
+// usageClosedBefore reads the closing time of each account of the batch. On PostgreSQL
+// the rows are share-locked, so that billing cannot close a period between this read
+// and the insert and leave a late event unmarked.
+func (db *DB) usageClosedBefore(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, todo []int) (map[string]int64, error) {
+	closed := map[string]int64{}
+	var ids []any
+	for _, i := range todo {
+		if _, ok := closed[events[i].AccountID]; !ok {
+			closed[events[i].AccountID] = 0
+			ids = append(ids, events[i].AccountID)
+		}
+	}
+	if len(ids) == 0 {
+		return closed, nil
+	}
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR SHARE"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, usage_closed_before FROM accounts WHERE id IN (`+placeholders(1, len(ids))+`)`+lock, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var before int64
+		if err := rows.Scan(&id, &before); err != nil {
+			return nil, err
+		}
+		closed[id] = before
+	}
+	return closed, rows.Err()
+}
+
+// insertEventRows inserts the events at todo in one multi-row statement and returns the
+// keys it inserted; rows whose key is already stored are skipped by ON CONFLICT.
+func (db *DB) insertEventRows(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, todo []int, closedBefore map[string]int64) (map[eventKey]bool, error) {
+	inserted := make(map[eventKey]bool, len(todo))
+	if len(todo) == 0 {
+		return inserted, nil
+	}
+	const perRow = 11
+	var q strings.Builder
+	q.Grow(64 + len(todo)*perRow*6)
+	q.WriteString(`INSERT INTO events (` + eventColumns + `) VALUES `)
+	args := make([]any, 0, len(todo)*perRow)
+	for n, i := range todo {
+		e := &events[i]
+		if n > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('(')
+		q.WriteString(placeholders(n*perRow+1, perRow))
+		q.WriteByte(')')
+		us := e.Time.UnixMicro()
+		args = append(args, e.AccountID, e.Source, e.ID, e.Type, us, nullString(e.AppID), e.Stream, string(e.Data),
+			e.ContentHash, billow.TimeMicros(e.ReceivedAt), us < closedBefore[e.AccountID])
+	}
+	q.WriteString(` ON CONFLICT (account_id, source, id) DO NOTHING RETURNING account_id, source, id`)
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k eventKey
+		if err := rows.Scan(&k.account, &k.source, &k.id); err != nil {
+			return nil, err
+		}
+		inserted[k] = true
+	}
+	return inserted, rows.Err()
+}
+
+// storedHashes reads the content hashes of already stored events.
+func storedHashes(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, at []int) (map[eventKey]string, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT account_id, source, id, content_hash FROM events WHERE (account_id, source, id) IN (VALUES `)
+	args := make([]any, 0, 3*len(at))
+	for n, i := range at {
+		if n > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(" + placeholders(n*3+1, 3) + ")")
+		args = append(args, events[i].AccountID, events[i].Source, events[i].ID)
+	}
+	q.WriteByte(')')
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	hashes := make(map[eventKey]string, len(at))
+	for rows.Next() {
+		var k eventKey
+		var h string
+		if err := rows.Scan(&k.account, &k.source, &k.id, &h); err != nil {
+			return nil, err
+		}
+		hashes[k] = h
+	}
+	return hashes, rows.Err()
+}
+
+// placeholders returns "$from, $from+1, …" for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
+}
+
+// CountEvents counts the stored events of an account, or of all accounts when accountID
+// is empty.
+func (db *DB) CountEvents(ctx context.Context, accountID string) (int64, error) {
+	var n int64
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE $1 = '' OR account_id = $1`, accountID).Scan(&n)
+	return n, err
+}
+
+// CloseUsageBefore records that the account's usage before t is invoiced and final:
+// events for that time that arrive later are marked late. The mark never moves back.
+//
+// Errors: not_found.
+func (db *DB) CloseUsageBefore(ctx context.Context, accountID string, t time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET usage_closed_before = $2 WHERE id = $1 AND usage_closed_before < $2`,
+			accountID, billow.TimeMicros(t))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var exists int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1`, accountID).Scan(&exists); err != nil {
+				return err
+			}
+			if exists == 0 {
+				return billow.NotFound("account", accountID)
+			}
+		}
+		return nil
+	})
+}
+
+// LateEvents returns up to limit events of the account marked late, oldest first: usage
+// that arrived for a period whose invoice was final, to be billed as an adjustment.
+func (db *DB) LateEvents(ctx context.Context, accountID string, limit int) ([]billow.UsageEvent, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND late = $2
+		ORDER BY time, source, id LIMIT $3`, accountID, true, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: late events: %w", err)
+	}
+	defer rows.Close()
+	var out []billow.UsageEvent
+	for rows.Next() {
+		var (
+			e            billow.UsageEvent
+			app          sql.NullString
+			us, received int64
+			data         string
+		)
+		if err := rows.Scan(&e.AccountID, &e.Source, &e.ID, &e.Type, &us, &app, &e.Stream, &data, &e.ContentHash, &received, &e.Late); err != nil {
+			return nil, err
+		}
+		e.Time, e.ReceivedAt, e.AppID, e.Data = billow.FromMicros(us), billow.FromMicros(received), app.String, []byte(data)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
