@@ -6,7 +6,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
@@ -189,7 +188,7 @@ type CSVReader struct {
 
 // NewCSVReader reads the header row and checks that every column is there.
 func NewCSVReader(r io.Reader) (*CSVReader, error) {
-	cr := csv.NewReader(bufio.NewReader(r))
+	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
@@ -207,11 +206,12 @@ func NewCSVReader(r io.Reader) (*CSVReader, error) {
 	return &CSVReader{r: cr, columns: columns}, nil
 }
 
-// Read returns the next event, with its line, or io.EOF.
-func (c *CSVReader) Read() (CloudEvent, int, error) {
+// Read returns the next event, with the line it starts on and the byte offset after it,
+// or io.EOF.
+func (c *CSVReader) Read() (CloudEvent, int, int64, error) {
 	rec, err := c.r.Read()
 	if err != nil {
-		return CloudEvent{}, 0, err
+		return CloudEvent{}, 0, 0, err
 	}
 	line, _ := c.r.FieldPos(0)
 	get := func(name string) string { return rec[c.columns[name]] }
@@ -219,5 +219,5 @@ func (c *CSVReader) Read() (CloudEvent, int, error) {
 	if d := strings.TrimSpace(get("data")); d != "" {
 		e.Data = json.RawMessage(d)
 	}
-	return e, line, nil
+	return e, line, c.r.InputOffset(), nil
 }

@@ -57,7 +57,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 				defer resp.Body.Close()
 				var out struct {
 					Accepted, Duplicates int
-					Rejected            []any
+					Rejected             []any
 				}
 				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || len(out.Rejected) > 0 {
 					return 0, 0, fmt.Errorf("status %d, %v, %v", resp.StatusCode, err, out.Rejected)

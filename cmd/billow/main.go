@@ -26,6 +26,7 @@ type cli struct {
 	Migrate migrateCmd `cmd:"" help:"Apply pending database migrations and exit."`
 	Catalog catalogCmd `cmd:"" help:"Work with catalog files."`
 	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
+	Events  eventsCmd  `cmd:"" help:"Work with usage events."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
