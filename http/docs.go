@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -116,6 +117,12 @@ type (
 		Description template.HTML
 		Fields      []docsField
 		Note        string
+		// Also lists the other media types the body may have, with their types.
+		Also []docsMedia
+	}
+	docsMedia struct {
+		ContentType string
+		Type        *docsType
 	}
 	// docsResponse is a row of the responses table: one status, or several error statuses
 	// answered with the same body.
@@ -385,6 +392,17 @@ func (b *docsBuilder) operation(oa *huma.OpenAPI, method, path string, op *huma.
 				body.Description = docText(b.resolve(mt.Schema).Description)
 			}
 		}
+		for _, name := range slices.Sorted(maps.Keys(rb.Content)) {
+			if name == ct || rb.Content[name] == nil {
+				continue
+			}
+			m := docsMedia{ContentType: name}
+			if sch := rb.Content[name].Schema; sch != nil {
+				t := b.typeOf(sch)
+				m.Type = &t
+			}
+			body.Also = append(body.Also, m)
+		}
 		o.Body = body
 	}
 
@@ -464,8 +482,11 @@ func docsMediaType(content map[string]*huma.MediaType) (string, *huma.MediaType)
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	if mt := content["application/json"]; mt != nil {
+		return "application/json", mt
+	}
 	for _, name := range names {
-		if name == "application/json" || strings.HasSuffix(name, "+json") {
+		if strings.HasSuffix(name, "+json") {
 			return name, content[name]
 		}
 	}
