@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,7 +82,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []billow.UsageEvent) (dup
 		if len(stored) == 0 {
 			return nil
 		}
-		hashes, err := storedHashes(ctx, tx, events, stored)
+		hashes, err := db.storedHashes(ctx, tx, events, stored)
 		if err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func (db *DB) usageClosedBefore(ctx context.Context, tx *sql.Tx, events []billow
 	if db.dialect == Postgres {
 		lock = " FOR SHARE"
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, usage_closed_before FROM accounts WHERE id IN (`+placeholders(1, len(ids))+`)`+lock, ids...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, usage_closed_before FROM accounts WHERE id IN (`+db.params(1, len(ids))+`)`+lock, ids...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func (db *DB) insertEventRows(ctx context.Context, tx *sql.Tx, events []billow.U
 			q.WriteByte(',')
 		}
 		q.WriteByte('(')
-		q.WriteString(placeholders(n*perRow+1, perRow))
+		q.WriteString(db.params(n*perRow+1, perRow))
 		q.WriteByte(')')
 		us := e.Time.UnixMicro()
 		args = append(args, e.AccountID, e.Source, e.ID, e.Type, us, nullString(e.AppID), e.Stream, string(e.Data),
@@ -176,7 +177,7 @@ func (db *DB) insertEventRows(ctx context.Context, tx *sql.Tx, events []billow.U
 }
 
 // storedHashes reads the content hashes of already stored events.
-func storedHashes(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, at []int) (map[eventKey]string, error) {
+func (db *DB) storedHashes(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, at []int) (map[eventKey]string, error) {
 	var q strings.Builder
 	q.WriteString(`SELECT account_id, source, id, content_hash FROM events WHERE (account_id, source, id) IN (VALUES `)
 	args := make([]any, 0, 3*len(at))
@@ -184,7 +185,7 @@ func storedHashes(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, a
 		if n > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(" + placeholders(n*3+1, 3) + ")")
+		q.WriteString("(" + db.params(n*3+1, 3) + ")")
 		args = append(args, events[i].AccountID, events[i].Source, events[i].ID)
 	}
 	q.WriteByte(')')
@@ -205,14 +206,24 @@ func storedHashes(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, a
 	return hashes, rows.Err()
 }
 
-// placeholders returns "$from, $from+1, …" for n parameters.
-func placeholders(from, n int) string {
+// params returns the placeholders of n parameters numbered from `from`, for statements
+// whose parameter count grows with a batch. PostgreSQL gets "$from, …". SQLite gets
+// plain "?": it treats $N as a named variable and resolves each name by scanning a list,
+// which made an 11,000-parameter insert quadratic (90% of ingest time in the profile).
+// Anonymous parameters bind by position, so their order must follow from.
+func (db *DB) params(from, n int) string {
 	var b strings.Builder
+	b.Grow(n * 7)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "$%d", from+i)
+		if db.dialect == SQLite {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(from + i))
+		}
 	}
 	return b.String()
 }
@@ -273,4 +284,28 @@ func (db *DB) LateEvents(ctx context.Context, accountID string, limit int) ([]bi
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// RawInsertEvents inserts events with a plain multi-row INSERT: no conflict handling,
+// nothing read back, no late marks. It exists as the physical limit that benchmarks
+// compare InsertEvents with (the same rows into the same table, in the same run); it is
+// not for ingest, which must deduplicate.
+func (db *DB) RawInsertEvents(ctx context.Context, events []billow.UsageEvent) error {
+	const perRow = 11
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (` + eventColumns + `) VALUES `)
+	args := make([]any, 0, len(events)*perRow)
+	for n := range events {
+		e := &events[n]
+		if n > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(" + db.params(n*perRow+1, perRow) + ")")
+		args = append(args, e.AccountID, e.Source, e.ID, e.Type, e.Time.UnixMicro(), nullString(e.AppID), e.Stream, string(e.Data),
+			e.ContentHash, billow.TimeMicros(e.ReceivedAt), false)
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q.String(), args...)
+		return err
+	})
 }
