@@ -91,18 +91,24 @@ func (db *DB) InsertEvents(ctx context.Context, events []billow.UsageEvent) (dup
 // content hashes stored under their keys.
 func (db *DB) insertEventsSQLite(ctx context.Context, events []billow.UsageEvent, todo []int) (notInserted []int, hashes map[eventKey]string, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		closedBefore, err := db.usageClosedBefore(ctx, tx, events, todo)
+		accounts, err := db.batchAccounts(ctx, tx, events, todo)
 		if err != nil {
 			return err
 		}
-		inserted, err := db.insertEventRows(ctx, tx, events, todo, closedBefore)
+		inserted, err := db.insertEventRows(ctx, tx, events, todo, accounts)
 		if err != nil {
 			return err
 		}
+		var fresh []int
 		for _, i := range todo {
-			if !inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
+			if inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
+				fresh = append(fresh, i)
+			} else {
 				notInserted = append(notInserted, i)
 			}
+		}
+		if err := db.applyRollups(ctx, sqlTxq{tx}, events, fresh, accounts); err != nil {
+			return err
 		}
 		if len(notInserted) == 0 {
 			return nil
@@ -113,39 +119,51 @@ func (db *DB) insertEventsSQLite(ctx context.Context, events []billow.UsageEvent
 	return notInserted, hashes, err
 }
 
-// usageClosedBefore reads the closing time of each account of the batch (SQLite: the
-// write transaction already keeps billing from closing a period in between).
-func (db *DB) usageClosedBefore(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, todo []int) (map[string]int64, error) {
-	closed := map[string]int64{}
-	var ids []any
-	for _, i := range todo {
-		if _, ok := closed[events[i].AccountID]; !ok {
-			closed[events[i].AccountID] = 0
-			ids = append(ids, events[i].AccountID)
-		}
-	}
+// batchAccounts reads, for each account of the batch, its closing time and catalog
+// version (SQLite: the write transaction already keeps billing from closing a period in
+// between).
+func (db *DB) batchAccounts(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, todo []int) (map[string]accountRef, error) {
+	ids := batchAccountIDs(events, todo)
+	accounts := make(map[string]accountRef, len(ids))
 	if len(ids) == 0 {
-		return closed, nil
+		return accounts, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, usage_closed_before FROM accounts WHERE id IN (`+db.params(1, len(ids))+`)`, ids...)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, usage_closed_before, catalog, catalog_version FROM accounts WHERE id IN (`+db.params(1, len(ids))+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
-		var before int64
-		if err := rows.Scan(&id, &before); err != nil {
+		var ref accountRef
+		if err := rows.Scan(&id, &ref.closedBefore, &ref.catalog, &ref.catalogVersion); err != nil {
 			return nil, err
 		}
-		closed[id] = before
+		accounts[id] = ref
 	}
-	return closed, rows.Err()
+	return accounts, rows.Err()
+}
+
+// batchAccountIDs lists the accounts of the events at todo, once each.
+func batchAccountIDs(events []billow.UsageEvent, todo []int) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, i := range todo {
+		if a := events[i].AccountID; !seen[a] {
+			seen[a] = true
+			ids = append(ids, a)
+		}
+	}
+	return ids
 }
 
 // insertEventRows inserts the events at todo in one multi-row statement and returns the
 // keys it inserted; rows whose key is already stored are skipped by ON CONFLICT.
-func (db *DB) insertEventRows(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, todo []int, closedBefore map[string]int64) (map[eventKey]bool, error) {
+func (db *DB) insertEventRows(ctx context.Context, tx *sql.Tx, events []billow.UsageEvent, todo []int, accounts map[string]accountRef) (map[eventKey]bool, error) {
 	inserted := make(map[eventKey]bool, len(todo))
 	if len(todo) == 0 {
 		return inserted, nil
@@ -165,7 +183,7 @@ func (db *DB) insertEventRows(ctx context.Context, tx *sql.Tx, events []billow.U
 		q.WriteByte(')')
 		us := e.Time.UnixMicro()
 		args = append(args, e.AccountID, e.Source, e.ID, e.Type, us, nullString(e.AppID), e.Stream, string(e.Data),
-			e.ContentHash, billow.TimeMicros(e.ReceivedAt), us < closedBefore[e.AccountID])
+			e.ContentHash, billow.TimeMicros(e.ReceivedAt), us < accounts[e.AccountID].closedBefore)
 	}
 	q.WriteString(` ON CONFLICT (account_id, source, id) DO NOTHING RETURNING account_id, source, id`)
 	rows, err := tx.QueryContext(ctx, q.String(), args...)
@@ -278,16 +296,10 @@ func (db *DB) LateEvents(ctx context.Context, accountID string, limit int) ([]bi
 	defer rows.Close()
 	var out []billow.UsageEvent
 	for rows.Next() {
-		var (
-			e            billow.UsageEvent
-			app          sql.NullString
-			us, received int64
-			data         string
-		)
-		if err := rows.Scan(&e.AccountID, &e.Source, &e.ID, &e.Type, &us, &app, &e.Stream, &data, &e.ContentHash, &received, &e.Late); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.Time, e.ReceivedAt, e.AppID, e.Data = billow.FromMicros(us), billow.FromMicros(received), app.String, []byte(data)
 		out = append(out, e)
 	}
 	return out, rows.Err()

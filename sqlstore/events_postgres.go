@@ -28,27 +28,28 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
 		return nil, nil, err
 	}
-	accounts := map[string]int64{}
-	var ids []string
-	for _, i := range todo {
-		if _, ok := accounts[events[i].AccountID]; !ok {
-			accounts[events[i].AccountID] = 0
-			ids = append(ids, events[i].AccountID)
+	// Before anything is read: a second batch touching the same conversation waits here
+	// until this one commits, then sees its events (see sessionStreamLocks).
+	if locks := sessionStreamLocks(events, todo); len(locks) > 0 {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k`, locks); err != nil {
+			return nil, nil, err
 		}
 	}
+	accounts := map[string]accountRef{}
 	// Share-locked so that billing cannot close a period between this read and the insert.
-	rows, err := tx.Query(ctx, `SELECT id, usage_closed_before FROM accounts WHERE id = ANY($1) FOR SHARE`, ids)
+	rows, err := tx.Query(ctx, `SELECT id, usage_closed_before, catalog, catalog_version FROM accounts WHERE id = ANY($1) FOR SHARE`,
+		batchAccountIDs(events, todo))
 	if err != nil {
 		return nil, nil, err
 	}
 	for rows.Next() {
 		var id string
-		var before int64
-		if err := rows.Scan(&id, &before); err != nil {
+		var ref accountRef
+		if err := rows.Scan(&id, &ref.closedBefore, &ref.catalog, &ref.catalogVersion); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
-		accounts[id] = before
+		accounts[id] = ref
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -63,7 +64,7 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 		n++
 		us := e.Time.UnixMicro()
 		return []any{e.AccountID, e.Source, e.ID, e.Type, us, nullString(e.AppID), e.Stream, string(e.Data),
-			e.ContentHash, billow.TimeMicros(e.ReceivedAt), us < accounts[e.AccountID]}, nil
+			e.ContentHash, billow.TimeMicros(e.ReceivedAt), us < accounts[e.AccountID].closedBefore}, nil
 	}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("copy: %w", err)
@@ -86,10 +87,16 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
+	var fresh []int
 	for _, i := range todo {
-		if !inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
+		if inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
+			fresh = append(fresh, i)
+		} else {
 			notInserted = append(notInserted, i)
 		}
+	}
+	if err := db.applyRollups(ctx, pgxTxq{tx}, events, fresh, accounts); err != nil {
+		return nil, nil, err
 	}
 	hashes = make(map[eventKey]string, len(notInserted))
 	if len(notInserted) > 0 {

@@ -1,0 +1,200 @@
+package sqlstore_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/ingest"
+	"github.com/billowhq/billow/sqlstore"
+	"github.com/billowhq/billow/sqlstore/storetest"
+)
+
+// rollupScenario is one day of an account on the ai-for-service catalog with a parent
+// app (support) and a linked app (billing), and the rollups it must produce.
+func rollupScenario(t *testing.T, env *storetest.Env) (*billow.Account, map[string]string, []ingest.CloudEvent) {
+	t.Helper()
+	a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "northwind", Name: "Northwind", Catalog: "ai-for-service", Plan: "advanced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := map[string]string{}
+	for _, in := range []billow.CreateAppInput{{ExternalID: "support", Name: "Support"}, {ExternalID: "billing", Name: "Billing", ParentApp: "support"}} {
+		app, err := env.DB.CreateApp(ctx, a.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps[in.ExternalID] = app.ID
+	}
+	day := time.Date(2026, 1, 14, 0, 0, 0, 0, time.UTC)
+	at := func(hhmm string) string {
+		d, _ := time.ParseDuration(hhmm[:2] + "h" + hhmm[3:] + "m")
+		return day.Add(d).Format(time.RFC3339)
+	}
+	n := 0
+	ev := func(typ, hhmm, data string) ingest.CloudEvent {
+		n++
+		return ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprintf("e%d", n), Source: "gw", Type: typ, Subject: "northwind",
+			Time: at(hhmm), Data: json.RawMessage(data)}
+	}
+	events := []ingest.CloudEvent{
+		// c1: 20 minutes on support, routed, 25 minutes on billing: 2 + 2 sessions.
+		ev("conversation.started", "10:00", `{"app":"support","conversation":"c1"}`),
+		ev("conversation.message", "10:10", `{"app":"support","conversation":"c1"}`),
+		ev("conversation.routed", "10:20", `{"conversation":"c1","to_app":"billing"}`),
+		ev("conversation.message", "10:31", `{"app":"billing","conversation":"c1"}`),
+		ev("conversation.ended", "10:45", `{"conversation":"c1"}`),
+		// c2: one message: 1 session.
+		ev("conversation.message", "11:50", `{"app":"support","conversation":"c2"}`),
+		// c3: 31 minutes: 3 sessions (seed 000's example). Without the 12:15 message the
+		// 31-minute gap would pass the idle timeout: two one-message conversations.
+		ev("conversation.started", "12:00", `{"app":"support","conversation":"c3"}`),
+		ev("conversation.message", "12:15", `{"app":"support","conversation":"c3"}`),
+		ev("conversation.message", "12:31", `{"app":"support","conversation":"c3"}`),
+		// API client k1 for 20 minutes: 2 sessions.
+		ev("api.request", "13:00", `{"app":"support","client":"k1"}`),
+		ev("api.request", "13:05", `{"app":"support","client":"k1"}`),
+		ev("api.request", "13:20", `{"app":"support","client":"k1"}`),
+		ev("voice.interaction", "10:05", `{"app":"support","kind":"stt","seconds":2.5}`),
+		ev("voice.interaction", "10:06", `{"app":"support","kind":"tts","seconds":1.25}`),
+		ev("search.ingested", "09:00", `{"app":"support","bytes":1000}`),
+		// 1,000 in and 500 out on gpt-4o at $2.50/$10 per million, +20%: $0.009 = 9 credits.
+		ev("llm.usage", "14:00", `{"app":"support","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":500}`),
+		ev("llm.usage", "14:01", `{"app":"support","provider":"openai","model":"gpt-4o","input_tokens":99,"output_tokens":99,"byo_key":true}`),
+	}
+	return a, apps, events
+}
+
+func TestRollupsIncrementalEqualRebuilt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, apps, events := rollupScenario(t, env)
+		svc := ingest.New(env.DB, env.Clock)
+		hour := func(h int) int64 { return time.Date(2026, 1, 14, h, 0, 0, 0, time.UTC).UnixMicro() }
+		s, b := apps["support"], apps["billing"]
+		want := []sqlstore.RollupCell{
+			{"billing_sessions", b, "", hour(10), 2},
+			{"billing_sessions", s, "", hour(10), 2},
+			{"billing_sessions", s, "", hour(11), 1},
+			{"billing_sessions", s, "", hour(12), 3},
+			{"billing_sessions", s, "", hour(13), 2},
+			{"ingested_bytes", s, "", hour(9), 1000 * 1000},
+			{"llm_credits", s, "", hour(14), 9_000_000},
+			{"llm_tokens", s, "provider=openai,model=gpt-4o", hour(14), (1500 + 198) * 1000},
+			{"voice_seconds", s, "kind=stt", hour(10), 2500},
+			{"voice_seconds", s, "kind=tts", hour(10), 1250},
+			{"voice_sessions", s, "kind=stt", hour(10), 1},
+			{"voice_sessions", s, "kind=tts", hour(10), 1},
+		}
+		byMeterHour := func(cells []sqlstore.RollupCell) []sqlstore.RollupCell {
+			sort.Slice(cells, func(i, j int) bool {
+				return fmt.Sprint(cells[i].Meter, cells[i].HourMicros, cells[i].AppID, cells[i].Group) <
+					fmt.Sprint(cells[j].Meter, cells[j].HourMicros, cells[j].AppID, cells[j].Group)
+			})
+			return cells
+		}
+		want = byMeterHour(want)
+
+		// Many arrival orders and batchings; each resend of the whole set changes nothing.
+		rng := rand.New(rand.NewPCG(7, uint64(len(env.URL))))
+		for round := range 3 {
+			shuffled := append([]ingest.CloudEvent(nil), events...)
+			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+			var wg sync.WaitGroup
+			for len(shuffled) > 0 {
+				n := min(len(shuffled), 1+rng.IntN(4))
+				batch := shuffled[:n]
+				shuffled = shuffled[n:]
+				wg.Go(func() { // concurrent batches: PostgreSQL's stream locks must keep sessions exact
+					res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, batch)
+					if err != nil || len(res.Rejected) > 0 {
+						t.Errorf("round %d: %+v, %v", round, res, err)
+					}
+				})
+			}
+			wg.Wait()
+			got, err := env.DB.AllRollups(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, byMeterHour(got)); diff != "" {
+				t.Fatalf("round %d: incremental rollups differ (-want +got):\n%s", round, diff)
+			}
+		}
+		read, err := env.DB.RebuildRollups(ctx, a.ID)
+		if err != nil || read != int64(len(events)) {
+			t.Fatalf("rebuild read %d events, %v", read, err)
+		}
+		rebuilt, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, byMeterHour(rebuilt)); diff != "" {
+			t.Fatalf("rebuilt rollups differ (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestSessionRollupsUnderConcurrentBatches sends the messages of a few long conversations
+// as single-event batches from many goroutines at once. Billing sessions are not
+// additive, so two transactions extending one conversation must not each compute its
+// sessions without the other's events: the rollups must equal a rebuild.
+func TestSessionRollupsUnderConcurrentBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, _, _ := rollupScenario(t, env)
+		svc := ingest.New(env.DB, env.Clock)
+		start := time.Date(2026, 1, 14, 8, 0, 0, 0, time.UTC)
+		var events []ingest.CloudEvent
+		for c := range 3 {
+			for m := range 40 { // a message every 4 minutes: one 156-minute conversation each
+				events = append(events, ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprintf("c%d-m%d", c, m), Source: "gw",
+					Type: "conversation.message", Subject: "northwind", Time: start.Add(time.Duration(m*4) * time.Minute).Format(time.RFC3339),
+					Data: json.RawMessage(fmt.Sprintf(`{"app":"support","conversation":"long-%d"}`, c))})
+			}
+		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+		work := make(chan ingest.CloudEvent)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for e := range work {
+					if _, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, []ingest.CloudEvent{e}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		for _, e := range events {
+			work <- e
+		}
+		close(work)
+		wg.Wait()
+		incremental, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, c := range incremental {
+			total += c.Units
+		}
+		if total != 3*11 { // 156 minutes: ceil(156/15) = 11 sessions each
+			t.Fatalf("%d sessions in the rollups, want 33", total)
+		}
+		if _, err := env.DB.RebuildRollups(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		rebuilt, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(rebuilt, incremental); diff != "" {
+			t.Fatalf("incremental rollups differ from rebuilt (-rebuilt +incremental):\n%s", diff)
+		}
+	})
+}

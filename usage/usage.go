@@ -1,0 +1,266 @@
+// Package usage owns the hourly rollups that usage queries read instead of raw events:
+// which cells (account, meter, app, group, UTC hour) a batch of newly stored events
+// changes, and by how much. It is pure: the store gives it events and applies its
+// deltas in the transaction that stores the events, so rollups count each event once.
+//
+// Additive meters (count, sum, provider_cost) change by the new events' contribution.
+// Billing sessions are not additive: one message can extend a conversation by a block,
+// or join two conversations; so the sessions of each touched stream are computed from
+// its events before and after the batch, and the difference is the delta. Both give the
+// same rollups as computing everything from scratch, in any arrival order.
+package usage
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
+	"github.com/billowhq/billow/meter"
+)
+
+// HourMicros is the width of a rollup cell.
+const HourMicros = int64(time.Hour / time.Microsecond)
+
+// Delta is a change to one rollup cell. Units are the meter's quantity times 10^Scale.
+type Delta struct {
+	Meter      string
+	AppID      string
+	Group      string // the meter's group_by values other than app, as "field=value,…"
+	HourMicros int64
+	Units      int64
+}
+
+// Scale is the number of decimals a meter's rollup units keep: quantities are stored as
+// int64 units so that summing them in SQL is exact on both engines. Sums keep
+// thousandths (voice seconds to the millisecond); LLM cost is in credits to the
+// micro-credit; counts and sessions are whole.
+func Scale(m *catalog.Meter) int32 {
+	switch m.Aggregation {
+	case catalog.AggregationSum:
+		return 3
+	case catalog.AggregationProviderCost:
+		return 6
+	}
+	return 0
+}
+
+// Supported reports whether rollups hold the meter's quantity: additive meters and
+// billing sessions. Unique counts (named seats) and concurrency peaks (concurrent seats,
+// call lines) are not sums of hourly cells and are computed another way.
+func Supported(m *catalog.Meter) bool {
+	switch m.Aggregation {
+	case catalog.AggregationCount, catalog.AggregationSum, catalog.AggregationProviderCost, catalog.AggregationSessions:
+		return true
+	}
+	return false
+}
+
+// Quantity converts summed units back into the meter's quantity.
+func Quantity(m *catalog.Meter, units int64) decimal.Decimal {
+	return decimal.New(units, -Scale(m))
+}
+
+// SessionStreamTypes are the event types whose streams billing sessions recompute.
+var SessionStreamTypes = []string{
+	billow.EventConversationStarted, billow.EventConversationMessage, billow.EventConversationRouted,
+	billow.EventConversationEnded, billow.EventAPIRequest,
+}
+
+// IsSessionEvent reports whether an event belongs to a session stream.
+func IsSessionEvent(typ string) bool { return slices.Contains(SessionStreamTypes, typ) }
+
+// MeterEvent converts a stored event into the meter engine's form.
+func MeterEvent(e *billow.UsageEvent) (meter.Event, error) {
+	var data map[string]any
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	dec.UseNumber() // exact: counts go up to int64, seconds keep their decimals
+	if err := dec.Decode(&data); err != nil {
+		return meter.Event{}, fmt.Errorf("usage: event %s/%s data: %w", e.Source, e.ID, err)
+	}
+	me := meter.Event{Type: e.Type, TimeMicros: e.Time.UnixMicro(), Account: e.AccountID, App: e.AppID}
+	text := func(k string) string { s, _ := data[k].(string); return s }
+	me.Conversation, me.Channel, me.ToApp, me.Client = text("conversation"), text("channel"), text("to_app"), text("client")
+	me.Kind, me.Agent, me.Product, me.Call = text("kind"), text("agent"), text("product"), text("call")
+	me.Provider, me.Model = text("provider"), text("model")
+	me.BYOKey, _ = data["byo_key"].(bool)
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"bytes", &me.Bytes}, {"input_tokens", &me.InputTokens}, {"output_tokens", &me.OutputTokens}} {
+		if n, ok := data[f.name].(json.Number); ok {
+			v, err := strconv.ParseInt(string(n), 10, 64)
+			if err != nil {
+				return meter.Event{}, fmt.Errorf("usage: event %s/%s: data.%s: %w", e.Source, e.ID, f.name, err)
+			}
+			*f.dst = v
+		}
+	}
+	if n, ok := data["seconds"].(json.Number); ok {
+		s, err := decimal.NewFromString(string(n))
+		if err != nil {
+			return meter.Event{}, fmt.Errorf("usage: event %s/%s: data.seconds: %w", e.Source, e.ID, err)
+		}
+		me.VoiceMillis = s.Shift(3).IntPart() // ingest admits at most 3 decimals
+	}
+	if !vocabularyTypes[e.Type] {
+		me.Fields = make(map[string]string, len(data))
+		for k, v := range data {
+			switch v := v.(type) {
+			case string:
+				me.Fields[k] = v
+			case json.Number:
+				me.Fields[k] = string(v)
+			case bool:
+				me.Fields[k] = strconv.FormatBool(v)
+			}
+		}
+	}
+	return me, nil
+}
+
+var vocabularyTypes = map[string]bool{
+	billow.EventConversationStarted: true, billow.EventConversationMessage: true, billow.EventConversationRouted: true,
+	billow.EventConversationEnded: true, billow.EventAPIRequest: true, billow.EventVoiceInteraction: true,
+	billow.EventAgentLogin: true, billow.EventAgentLogout: true, billow.EventSearchIngested: true,
+	billow.EventLLMUsage: true, billow.EventCallStarted: true, billow.EventCallEnded: true,
+}
+
+// hourOf is the start of the UTC hour holding t.
+func hourOf(micros int64) int64 {
+	h := micros / HourMicros * HourMicros
+	if micros < 0 && micros%HourMicros != 0 {
+		h -= HourMicros
+	}
+	return h
+}
+
+// rollupMeter is m grouped by app first, then its other group_by fields: rollups keep
+// every meter per app, whatever its catalog grouping, so usage can be filtered by app.
+func rollupMeter(m *catalog.Meter) *catalog.Meter {
+	cp := *m
+	cp.GroupBy = append([]string{"app"}, slices.DeleteFunc(slices.Clone(m.GroupBy), func(f string) bool { return f == "app" })...)
+	return &cp
+}
+
+func groupText(fields, values []string) string {
+	var b strings.Builder
+	for i := 1; i < len(fields); i++ { // fields[0] is app
+		if i > 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString(fields[i] + "=" + values[i])
+	}
+	return b.String()
+}
+
+// AdditiveDeltas are the rollup changes of newly stored events for the catalog's count,
+// sum and provider_cost meters. events are of one account.
+func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error) {
+	byHour := map[int64][]meter.Event{}
+	for _, e := range events {
+		h := hourOf(e.TimeMicros)
+		byHour[h] = append(byHour[h], e)
+	}
+	hours := make([]int64, 0, len(byHour))
+	for h := range byHour {
+		hours = append(hours, h)
+	}
+	slices.Sort(hours)
+	var out []Delta
+	for i := range cat.Meters {
+		m := &cat.Meters[i]
+		switch m.Aggregation {
+		case catalog.AggregationCount, catalog.AggregationSum:
+			rm := rollupMeter(m)
+			for _, h := range hours {
+				groups, err := meter.Aggregate(rm, byHour[h], h, h+HourMicros)
+				if err != nil {
+					return nil, err
+				}
+				for _, g := range groups {
+					units := g.Quantity.Shift(Scale(m))
+					if !units.IsInteger() {
+						return nil, fmt.Errorf("usage: meter %s: quantity %s has more than %d decimals", m.Key, g.Quantity, Scale(m))
+					}
+					out = append(out, Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: units.IntPart()})
+				}
+			}
+		case catalog.AggregationProviderCost:
+			filters := meter.FiltersOf(m.Filters)
+			rm := rollupMeter(m)
+			for _, e := range events {
+				if !slices.Contains(m.EventTypes, e.Type) || !matches(&e, filters) {
+					continue
+				}
+				ucr, err := meter.LLMCostMicroCredits(&e, &cat.ProviderCosts, cat.Credits)
+				if err != nil {
+					return nil, err
+				}
+				values := make([]string, len(rm.GroupBy))
+				for k, f := range rm.GroupBy {
+					values[k], _ = e.Field(f)
+				}
+				out = append(out, Delta{Meter: m.Key, AppID: e.App, Group: groupText(rm.GroupBy, values), HourMicros: hourOf(e.TimeMicros), Units: ucr})
+			}
+		}
+	}
+	return Merge(out), nil
+}
+
+func matches(e *meter.Event, filters []meter.Filter) bool {
+	for _, f := range filters {
+		if v, ok := e.Field(f.Field); !ok || v != f.Value {
+			return false
+		}
+	}
+	return true
+}
+
+// SessionDeltas are the changes in a sessions meter's rollups when the events of some
+// streams go from before to after (after = before plus the new events).
+func SessionDeltas(m *catalog.Meter, before, after []meter.Event) ([]Delta, error) {
+	rules, err := meter.SessionRulesOf(m)
+	if err != nil {
+		return nil, err
+	}
+	var out []Delta
+	for sign, events := range map[int64][]meter.Event{-1: before, 1: after} {
+		for _, s := range meter.Sessionize(events, rules, meter.TimeMicrosMax) {
+			out = append(out, Delta{Meter: m.Key, AppID: s.App, HourMicros: hourOf(s.StartMicros), Units: sign})
+		}
+	}
+	return Merge(out), nil
+}
+
+// Merge adds up deltas of the same cell and drops those that come to zero, in a
+// deterministic order.
+func Merge(deltas []Delta) []Delta {
+	type cell struct {
+		meter, app, group string
+		hour              int64
+	}
+	sum := map[cell]int64{}
+	for _, d := range deltas {
+		sum[cell{d.Meter, d.AppID, d.Group, d.HourMicros}] += d.Units
+	}
+	out := make([]Delta, 0, len(sum))
+	for c, u := range sum {
+		if u != 0 {
+			out = append(out, Delta{Meter: c.meter, AppID: c.app, Group: c.group, HourMicros: c.hour, Units: u})
+		}
+	}
+	slices.SortFunc(out, func(a, b Delta) int {
+		return cmp.Or(strings.Compare(a.Meter, b.Meter), strings.Compare(a.AppID, b.AppID),
+			strings.Compare(a.Group, b.Group), cmp.Compare(a.HourMicros, b.HourMicros))
+	})
+	return out
+}
