@@ -133,11 +133,7 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 			if m.Aggregation != "sessions" {
 				continue
 			}
-			before, after, err := db.streamEvents(ctx, q, accountID, m.IdleTimeoutMinutes*60_000_000, freshEvents, freshKeys)
-			if err != nil {
-				return err
-			}
-			d, err := usage.SessionDeltas(m, before, after)
+			d, err := db.sessionDeltas(ctx, q, accountID, m, freshEvents, freshKeys)
 			if err != nil {
 				return err
 			}
@@ -148,122 +144,6 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 		}
 	}
 	return nil
-}
-
-// streamEvents loads the stored events of the session clusters the new events touch,
-// the new ones included (after), and the same without the new ones (before). Sessions
-// depend only on the events of a cluster (a run of events with no gap longer than the
-// idle timeout), so a stream's whole history is not needed: per stream, the window
-// around the new events widens, doubling, until a gap longer than the idle timeout is
-// found on each side. Events of neighbouring clusters that the window catches are in
-// both sets and cancel out in the difference.
-func (db *DB) streamEvents(ctx context.Context, q txq, accountID string, idleMicros int64, fresh []billow.UsageEvent, freshKeys map[eventKey]bool) (before, after []meter.Event, err error) {
-	type span struct{ lo, hi int64 }
-	spans := map[string]*span{}
-	for i := range fresh {
-		e := &fresh[i]
-		if !usage.IsSessionEvent(e.Type) || e.Stream == "" {
-			continue
-		}
-		t := e.Time.UnixMicro()
-		if sp, ok := spans[e.Stream]; ok {
-			sp.lo, sp.hi = min(sp.lo, t), max(sp.hi, t)
-		} else {
-			spans[e.Stream] = &span{t, t}
-		}
-	}
-	streams := make([]string, 0, len(spans))
-	for s := range spans {
-		streams = append(streams, s)
-	}
-	slices.Sort(streams)
-	for _, stream := range streams {
-		sp := spans[stream]
-		loaded := map[eventKey]bool{}
-		var times []int64
-		add := func(from, to int64) error {
-			events, err := db.streamRange(ctx, q, accountID, stream, from, to)
-			if err != nil {
-				return err
-			}
-			for _, e := range events {
-				k := eventKey{e.AccountID, e.Source, e.ID}
-				if loaded[k] {
-					continue
-				}
-				loaded[k] = true
-				me, err := usage.MeterEvent(&e)
-				if err != nil {
-					return err
-				}
-				after = append(after, me)
-				if !freshKeys[k] {
-					before = append(before, me)
-				}
-				times = append(times, me.TimeMicros)
-			}
-			return nil
-		}
-		if err := add(sp.lo-idleMicros, sp.hi+idleMicros); err != nil {
-			return nil, nil, err
-		}
-		// Widen each side until the nearest event outside is more than the idle timeout away.
-		for _, dir := range []int64{-1, 1} {
-			step := idleMicros
-			for {
-				slices.Sort(times)
-				edge := times[0]
-				if dir > 0 {
-					edge = times[len(times)-1]
-				}
-				from, to := edge-idleMicros, edge-1
-				if dir > 0 {
-					from, to = edge+1, edge+idleMicros
-				}
-				n := len(times)
-				if err := add(from, to); err != nil {
-					return nil, nil, err
-				}
-				if len(times) == n {
-					break // a gap longer than the idle timeout: the cluster ends here
-				}
-				// The cluster goes on: take a wider bite next time.
-				step *= 2
-				if dir < 0 {
-					err = add(edge-step, edge-1)
-				} else {
-					err = add(edge+1, edge+step)
-				}
-				if err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-	}
-	return before, after, nil
-}
-
-// streamRange loads the session events of one stream with times in [fromMicros, toMicros].
-func (db *DB) streamRange(ctx context.Context, q txq, accountID, stream string, fromMicros, toMicros int64) ([]billow.UsageEvent, error) {
-	args := []any{accountID, stream, fromMicros, toMicros}
-	for _, t := range usage.SessionStreamTypes {
-		args = append(args, t)
-	}
-	rows, err := q.query(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = `+db.params(1, 1)+` AND stream = `+db.params(2, 1)+
-		` AND time >= `+db.params(3, 1)+` AND time <= `+db.params(4, 1)+` AND type IN (`+db.params(5, len(usage.SessionStreamTypes))+`)`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []billow.UsageEvent
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // upsertRollups adds deltas to the account's rollup cells.
@@ -356,8 +236,8 @@ func (db *DB) AllRollups(ctx context.Context, accountID string) ([]RollupCell, e
 	return out, rows.Err()
 }
 
-// RebuildRollups recomputes an account's rollups from its raw events, in one
-// transaction, and returns how many events it read. Events are read in pages ordered by
+// RebuildRollups recomputes an account's rollups and session clusters from its raw
+// events, in one transaction, and returns how many events it read. Events are read in pages ordered by
 // stream, so a session stream is complete once the next stream begins; memory stays
 // bounded by rebuildChunkEvents plus the largest stream.
 func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, error) {
@@ -377,24 +257,41 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 		if err != nil {
 			return err
 		}
-		if err := q.exec(ctx, `DELETE FROM usage_rollups WHERE account_id = $1`, accountID); err != nil {
-			return err
+		for _, table := range []string{"usage_rollups", "session_clusters"} {
+			if err := q.exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, accountID); err != nil {
+				return err
+			}
 		}
-		sessionDeltas := func(events []meter.Event) ([]usage.Delta, error) {
+		// sessionDeltas computes the sessions of complete streams and stores their clusters.
+		sessionDeltas := func(events []meter.Event, raw []billow.UsageEvent) ([]usage.Delta, error) {
 			var out []usage.Delta
 			for i := range cat.Meters {
-				if m := &cat.Meters[i]; m.Aggregation == "sessions" {
-					d, err := usage.SessionDeltas(m, nil, events)
-					if err != nil {
+				m := &cat.Meters[i]
+				if m.Aggregation != "sessions" {
+					continue
+				}
+				d, err := usage.SessionDeltas(m, nil, events)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, d...)
+				times := map[clusterKey][]int64{}
+				for j := range raw {
+					if k, ok := clusterKeyOf(m, &raw[j]); ok {
+						times[k] = append(times[k], raw[j].Time.UnixMicro())
+					}
+				}
+				for k, ts := range times {
+					if err := db.insertClusters(ctx, q, accountID, m.Key, k, mergeClusters(nil, ts, m.IdleTimeoutMinutes*60_000_000)); err != nil {
 						return nil, err
 					}
-					out = append(out, d...)
 				}
 			}
 			return out, nil
 		}
 		var (
 			pending                           []meter.Event // session events of the stream still being read
+			pendingRaw                        []billow.UsageEvent
 			pendingStream                     string
 			afterStream, afterSource, afterID string
 			afterTime                         int64
@@ -414,6 +311,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 			afterStream, afterTime, afterSource, afterID = last.Stream, last.Time.UnixMicro(), last.Source, last.ID
 			additive := make([]meter.Event, 0, len(page))
 			var complete []meter.Event
+			var completeRaw []billow.UsageEvent
 			for i := range page {
 				me, err := usage.MeterEvent(&page[i])
 				if err != nil {
@@ -425,15 +323,17 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 				}
 				if page[i].Stream != pendingStream {
 					complete, pending = append(complete, pending...), pending[:0]
+					completeRaw, pendingRaw = append(completeRaw, pendingRaw...), pendingRaw[:0]
 					pendingStream = page[i].Stream
 				}
 				pending = append(pending, me)
+				pendingRaw = append(pendingRaw, page[i])
 			}
 			deltas, err := usage.AdditiveDeltas(cat, additive)
 			if err != nil {
 				return err
 			}
-			d, err := sessionDeltas(complete)
+			d, err := sessionDeltas(complete, completeRaw)
 			if err != nil {
 				return err
 			}
@@ -441,7 +341,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 				return err
 			}
 		}
-		d, err := sessionDeltas(pending)
+		d, err := sessionDeltas(pending, pendingRaw)
 		if err != nil {
 			return err
 		}

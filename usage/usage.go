@@ -241,6 +241,59 @@ func SessionDeltas(m *catalog.Meter, before, after []meter.Event) ([]Delta, erro
 	return Merge(out), nil
 }
 
+// ClusterSessions returns the sessions of one cluster (a run of a stream's events with no
+// gap longer than the idle timeout) as +1 deltas, from its representative events: those
+// at its first and last moments, its routings, and the earliest event naming its app.
+// The clustering is already done, so the engine must not split the representatives
+// again where they are far apart: the idle timeout is lifted for the call. inheritedApp
+// is the app that served the stream's previous cluster when it went idle; a conversation
+// resumed with no event naming an app stays on it, as in the meter engine.
+func ClusterSessions(m *catalog.Meter, reps []meter.Event, inheritedApp string) ([]Delta, error) {
+	rules, err := meter.SessionRulesOf(m)
+	if err != nil {
+		return nil, err
+	}
+	rules.IdleTimeoutMicros = meter.IdleTimeoutMicrosMax
+	if inheritedApp != "" && len(reps) > 0 && !slices.ContainsFunc(reps, func(e meter.Event) bool {
+		return e.App != "" && e.Type != billow.EventConversationRouted
+	}) {
+		first := slices.MinFunc(reps, func(a, b meter.Event) int { return cmp.Compare(a.TimeMicros, b.TimeMicros) })
+		reps = append(slices.Clone(reps), meter.Event{Type: billow.EventConversationMessage, TimeMicros: first.TimeMicros,
+			Account: first.Account, App: inheritedApp, Conversation: first.Conversation})
+	}
+	var out []Delta
+	for _, s := range meter.Sessionize(reps, rules, meter.TimeMicrosMax) {
+		out = append(out, Delta{Meter: m.Key, AppID: s.App, HourMicros: hourOf(s.StartMicros), Units: 1})
+	}
+	return out, nil
+}
+
+// ServingApp is the app serving a conversation cluster at its end, from its
+// representative events; "" for API activity or when no event names an app.
+func ServingApp(m *catalog.Meter, reps []meter.Event, inheritedApp string) string {
+	rules, err := meter.SessionRulesOf(m)
+	if err != nil {
+		return ""
+	}
+	rules.IdleTimeoutMicros = meter.IdleTimeoutMicrosMax
+	streams := meter.Streams(reps, rules)
+	if len(streams) != 1 || len(streams[0].Segments) == 0 {
+		return inheritedApp
+	}
+	segs := streams[0].Segments
+	return segs[len(segs)-1].App
+}
+
+// Negate turns deltas around: the sessions a cluster had before become -1 each.
+func Negate(deltas []Delta) []Delta {
+	out := make([]Delta, len(deltas))
+	for i, d := range deltas {
+		d.Units = -d.Units
+		out[i] = d
+	}
+	return out
+}
+
 // Merge adds up deltas of the same cell and drops those that come to zero, in a
 // deterministic order.
 func Merge(deltas []Delta) []Delta {

@@ -21,7 +21,7 @@ CREATE TABLE events (
     PRIMARY KEY (account_id, source, id)
 );
 CREATE INDEX events_account_time ON events (account_id, time);
-CREATE INDEX events_account_stream ON events (account_id, stream, time);
+CREATE INDEX events_account_stream ON events (account_id, type, stream, time);
 
 -- Usage before this time (microseconds) belongs to periods whose invoices are final.
 ALTER TABLE accounts ADD COLUMN usage_closed_before BIGINT NOT NULL DEFAULT 0;

@@ -12,5 +12,21 @@ CREATE TABLE usage_rollups (
     PRIMARY KEY (account_id, meter, hour, app_id, grp)
 );
 
+-- The clusters of each session stream: runs of events with no gap longer than the
+-- meter's idle timeout. Sessions of a cluster depend on a few of its events only (its
+-- first and last, the first naming an app, its routings), so ingest finds the clusters
+-- a batch touches here instead of reading a stream's whole history.
+CREATE TABLE session_clusters (
+    account_id TEXT    NOT NULL REFERENCES accounts (id),
+    meter      TEXT    NOT NULL,
+    kind       BIGINT NOT NULL, -- 0: a conversation; 1: the API activity of a client on an app
+    stream     TEXT    NOT NULL, -- the conversation id, or the API client
+    app_id     TEXT    NOT NULL, -- '' for conversations
+    first_us   BIGINT NOT NULL,
+    last_us    BIGINT NOT NULL,
+    PRIMARY KEY (account_id, meter, kind, stream, app_id, first_us)
+);
+
 -- +goose Down
+DROP TABLE session_clusters;
 DROP TABLE usage_rollups;
