@@ -160,4 +160,9 @@ func TestImportCSV(t *testing.T) {
 	if n := storedEvents(t, dataDir); n != 2 {
 		t.Fatalf("%d events stored, want 2", n)
 	}
+	out.Reset()
+	if code := run([]string{"meters", "rebuild", "--data-dir", dataDir}, &out, &out); code != 0 ||
+		!strings.Contains(out.String(), "[1/1] acme: 2 events") || !strings.Contains(out.String(), "rebuilt the rollups of 1 accounts from 2 events") {
+		t.Fatalf("meters rebuild = %d:\n%s", code, out.String())
+	}
 }

@@ -27,6 +27,7 @@ type cli struct {
 	Catalog catalogCmd `cmd:"" help:"Work with catalog files."`
 	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
 	Events  eventsCmd  `cmd:"" help:"Work with usage events."`
+	Meters  metersCmd  `cmd:"" help:"Work with meters and their rollups."`
 	Bench   benchCmd   `cmd:"" help:"Measure Billow beside the physical limits of this machine."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
