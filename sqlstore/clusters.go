@@ -82,17 +82,18 @@ func (db *DB) sessionDeltas(ctx context.Context, q txq, accountID string, m *cat
 		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.stream, b.stream), cmp.Compare(a.app, b.app))
 	})
 	var deltas []usage.Delta
-	// sessionsOf sums the sessions of consecutive clusters of one stream, each inheriting
-	// the app its predecessor ended on; sign is -1 for the clusters before the batch.
-	sessionsOf := func(k clusterKey, clusters []cluster, exclude map[eventKey]bool, extra int, inherited string, sign int64) error {
+	// sessionsOf adds (sign 1) or takes back (sign -1) the sessions of consecutive
+	// clusters of one stream, each inheriting the app its predecessor ended on, and
+	// returns the app the last one ends on.
+	sessionsOf := func(k clusterKey, clusters []cluster, exclude map[eventKey]bool, extra int, inherited string, sign int64) (string, error) {
 		for _, c := range clusters {
 			reps, err := db.clusterReps(ctx, q, accountID, k, c, exclude, extra)
 			if err != nil {
-				return err
+				return "", err
 			}
 			d, err := usage.ClusterSessions(m, reps, inherited)
 			if err != nil {
-				return err
+				return "", err
 			}
 			if sign < 0 {
 				d = usage.Negate(d)
@@ -102,7 +103,7 @@ func (db *DB) sessionDeltas(ctx context.Context, q txq, accountID string, m *cat
 				inherited = usage.ServingApp(m, reps, inherited)
 			}
 		}
-		return nil
+		return inherited, nil
 	}
 	for _, k := range keys {
 		ts := times[k]
@@ -120,14 +121,32 @@ func (db *DB) sessionDeltas(ctx context.Context, q txq, accountID string, m *cat
 			}
 			inherited = usage.ServingApp(m, reps, "")
 		}
-		// Known gap: the cluster after the window inherits from the last one here; if a
-		// batch changes the app that one ends on, and the next has no event naming an app,
-		// its sessions move app only at the next rebuild.
-		if err := sessionsOf(k, old, freshKeys, len(ts), inherited, -1); err != nil {
+		oldEnd, err := sessionsOf(k, old, freshKeys, len(ts), inherited, -1)
+		if err != nil {
 			return nil, err
 		}
-		if err := sessionsOf(k, merged, nil, 0, inherited, 1); err != nil {
+		newEnd, err := sessionsOf(k, merged, nil, 0, inherited, 1)
+		if err != nil {
 			return nil, err
+		}
+		// The clusters after the window inherit the app the window ends on when they name
+		// none themselves (a conversation resumed with only an ended event, say). If the
+		// batch changed that app, their sessions move: walk on while it differs.
+		for after := hi + idle; k.kind == clusterConversation && oldEnd != newEnd; {
+			next, err := db.clusterAfter(ctx, q, accountID, m.Key, k, after)
+			if err != nil {
+				return nil, err
+			}
+			if next == nil {
+				break
+			}
+			if oldEnd, err = sessionsOf(k, []cluster{*next}, freshKeys, 0, oldEnd, -1); err != nil {
+				return nil, err
+			}
+			if newEnd, err = sessionsOf(k, []cluster{*next}, freshKeys, 0, newEnd, 1); err != nil {
+				return nil, err
+			}
+			after = next.first
 		}
 		for _, c := range old {
 			if err := q.exec(ctx, `DELETE FROM session_clusters WHERE account_id = `+db.params(1, 1)+` AND meter = `+db.params(2, 1)+
@@ -184,6 +203,25 @@ func (db *DB) clustersNear(ctx context.Context, q txq, accountID, meterKey strin
 		near = append(near, c)
 	}
 	return near, prev, rows.Err()
+}
+
+// clusterAfter returns the stream's first cluster starting after the given time, or nil.
+func (db *DB) clusterAfter(ctx context.Context, q txq, accountID, meterKey string, k clusterKey, after int64) (*cluster, error) {
+	rows, err := q.query(ctx, `SELECT first_us, last_us FROM session_clusters WHERE account_id = `+db.params(1, 1)+
+		` AND meter = `+db.params(2, 1)+` AND kind = `+db.params(3, 1)+` AND stream = `+db.params(4, 1)+` AND app_id = `+db.params(5, 1)+
+		` AND first_us > `+db.params(6, 1)+` ORDER BY first_us LIMIT 1`, accountID, meterKey, k.kind, k.stream, k.app, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	var c cluster
+	if err := rows.Scan(&c.first, &c.last); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // clusterReps loads the events a cluster's sessions depend on: those at its first and

@@ -100,13 +100,7 @@ func (db *DB) insertEventsSQLite(ctx context.Context, events []billow.UsageEvent
 			return err
 		}
 		var fresh []int
-		for _, i := range todo {
-			if inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
-				fresh = append(fresh, i)
-			} else {
-				notInserted = append(notInserted, i)
-			}
-		}
+		fresh, notInserted = splitInserted(events, todo, inserted)
 		if err := db.applyRollups(ctx, sqlTxq{tx}, events, fresh, accounts); err != nil {
 			return err
 		}
@@ -294,15 +288,7 @@ func (db *DB) LateEvents(ctx context.Context, accountID string, limit int) ([]bi
 		return nil, fmt.Errorf("sqlstore: late events: %w", err)
 	}
 	defer rows.Close()
-	var out []billow.UsageEvent
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanEvents(rows)
 }
 
 // RawInsertEvents writes events the fastest way the engine has, with no conflict
@@ -331,4 +317,17 @@ func (db *DB) RawInsertEvents(ctx context.Context, events []billow.UsageEvent) e
 		_, err := tx.ExecContext(ctx, q.String(), args...)
 		return err
 	})
+}
+
+// splitInserted tells the events at todo that an insert stored (fresh) from those whose
+// key was already stored.
+func splitInserted(events []billow.UsageEvent, todo []int, inserted map[eventKey]bool) (fresh, notInserted []int) {
+	for _, i := range todo {
+		if inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
+			fresh = append(fresh, i)
+		} else {
+			notInserted = append(notInserted, i)
+		}
+	}
+	return fresh, notInserted
 }

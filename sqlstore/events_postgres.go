@@ -87,14 +87,7 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	var fresh []int
-	for _, i := range todo {
-		if inserted[eventKey{events[i].AccountID, events[i].Source, events[i].ID}] {
-			fresh = append(fresh, i)
-		} else {
-			notInserted = append(notInserted, i)
-		}
-	}
+	fresh, notInserted := splitInserted(events, todo, inserted)
 	if err := db.applyRollups(ctx, pgxTxq{tx}, events, fresh, accounts); err != nil {
 		return nil, nil, err
 	}

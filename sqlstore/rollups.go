@@ -169,6 +169,37 @@ func (db *DB) upsertRollups(ctx context.Context, q txq, accountID string, deltas
 	return nil
 }
 
+// scanEvents reads every row of eventColumns.
+func scanEvents(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) ([]billow.UsageEvent, error) {
+	var out []billow.UsageEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// scanRollups reads rows of (meter, app_id, grp, hour, units).
+func scanRollups(rows *sql.Rows) ([]RollupCell, error) {
+	defer rows.Close()
+	var out []RollupCell
+	for rows.Next() {
+		var c RollupCell
+		if err := rows.Scan(&c.Meter, &c.AppID, &c.Group, &c.HourMicros, &c.Units); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // scanEvent reads a row of eventColumns.
 func scanEvent(s interface{ Scan(...any) error }) (billow.UsageEvent, error) {
 	var (
@@ -205,16 +236,7 @@ func (db *DB) Rollups(ctx context.Context, accountID, meterKey string, fromMicro
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: rollups: %w", err)
 	}
-	defer rows.Close()
-	var out []RollupCell
-	for rows.Next() {
-		var c RollupCell
-		if err := rows.Scan(&c.Meter, &c.AppID, &c.Group, &c.HourMicros, &c.Units); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanRollups(rows)
 }
 
 // AllRollups returns every rollup cell of an account, for comparisons.
@@ -224,16 +246,7 @@ func (db *DB) AllRollups(ctx context.Context, accountID string) ([]RollupCell, e
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []RollupCell
-	for rows.Next() {
-		var c RollupCell
-		if err := rows.Scan(&c.Meter, &c.AppID, &c.Group, &c.HourMicros, &c.Units); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanRollups(rows)
 }
 
 // RebuildRollups recomputes an account's rollups and session clusters from its raw
@@ -360,13 +373,5 @@ func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, first
 		return nil, err
 	}
 	defer rows.Close()
-	var out []billow.UsageEvent
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanEvents(rows)
 }

@@ -19,9 +19,9 @@ import (
 
 // rollupScenario is one day of an account on the ai-for-service catalog with a parent
 // app (support) and a linked app (billing), and the rollups it must produce.
-func rollupScenario(t *testing.T, env *storetest.Env) (*billow.Account, map[string]string, []ingest.CloudEvent) {
+func rollupScenario(t *testing.T, env *storetest.Env, externalID string) (*billow.Account, map[string]string, []ingest.CloudEvent) {
 	t.Helper()
-	a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "northwind", Name: "Northwind", Catalog: "ai-for-service", Plan: "advanced"})
+	a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: externalID, Name: "Northwind", Catalog: "ai-for-service", Plan: "advanced"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func rollupScenario(t *testing.T, env *storetest.Env) (*billow.Account, map[stri
 	n := 0
 	ev := func(typ, hhmm, data string) ingest.CloudEvent {
 		n++
-		return ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprintf("e%d", n), Source: "gw", Type: typ, Subject: "northwind",
+		return ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprintf("e%d", n), Source: "gw", Type: typ, Subject: externalID,
 			Time: at(hhmm), Data: json.RawMessage(data)}
 	}
 	events := []ingest.CloudEvent{
@@ -74,7 +74,19 @@ func rollupScenario(t *testing.T, env *storetest.Env) (*billow.Account, map[stri
 
 func TestRollupsIncrementalEqualRebuilt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		a, apps, events := rollupScenario(t, env)
+		// Every seed is another arrival order and batching, in an account of its own: an
+		// order-dependent bug in the rollups shows on some of them (one did, on 1 run in 12,
+		// before the seeds were fixed and many).
+		for seed := range uint64(20) {
+			rollupsEqualRebuilt(t, env, seed)
+		}
+	})
+}
+
+func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
+	t.Helper()
+	{
+		a, apps, events := rollupScenario(t, env, fmt.Sprintf("northwind-%d", seed))
 		svc := ingest.New(env.DB, env.Clock)
 		hour := func(h int) int64 { return time.Date(2026, 1, 14, h, 0, 0, 0, time.UTC).UnixMicro() }
 		s, b := apps["support"], apps["billing"]
@@ -102,7 +114,7 @@ func TestRollupsIncrementalEqualRebuilt(t *testing.T) {
 		want = byMeterHour(want)
 
 		// Many arrival orders and batchings; each resend of the whole set changes nothing.
-		rng := rand.New(rand.NewPCG(7, uint64(len(env.URL))))
+		rng := rand.New(rand.NewPCG(7, seed))
 		for round := range 3 {
 			shuffled := append([]ingest.CloudEvent(nil), events...)
 			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -124,7 +136,7 @@ func TestRollupsIncrementalEqualRebuilt(t *testing.T) {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want, byMeterHour(got)); diff != "" {
-				t.Fatalf("round %d: incremental rollups differ (-want +got):\n%s", round, diff)
+				t.Fatalf("seed %d, round %d: incremental rollups differ (-want +got):\n%s", seed, round, diff)
 			}
 		}
 		read, err := env.DB.RebuildRollups(ctx, a.ID)
@@ -136,9 +148,9 @@ func TestRollupsIncrementalEqualRebuilt(t *testing.T) {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(want, byMeterHour(rebuilt)); diff != "" {
-			t.Fatalf("rebuilt rollups differ (-want +got):\n%s", diff)
+			t.Fatalf("seed %d: rebuilt rollups differ (-want +got):\n%s", seed, diff)
 		}
-	})
+	}
 }
 
 // TestSessionRollupsUnderConcurrentBatches sends the messages of a few long conversations
@@ -147,7 +159,7 @@ func TestRollupsIncrementalEqualRebuilt(t *testing.T) {
 // sessions without the other's events: the rollups must equal a rebuild.
 func TestSessionRollupsUnderConcurrentBatches(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		a, _, _ := rollupScenario(t, env)
+		a, _, _ := rollupScenario(t, env, "northwind")
 		svc := ingest.New(env.DB, env.Clock)
 		start := time.Date(2026, 1, 14, 8, 0, 0, 0, time.UTC)
 		var events []ingest.CloudEvent

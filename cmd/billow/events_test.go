@@ -67,7 +67,7 @@ func storedEvents(t *testing.T, dataDir string) int64 {
 // stored once.
 func TestImportResumesAfterInterrupt(t *testing.T) {
 	dataDir := importFixture(t)
-	const events = 30_000
+	const events = 5_000
 	var file bytes.Buffer
 	for i := range events {
 		if i == 17 {
