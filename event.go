@@ -1,6 +1,9 @@
 package billow
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Limits of usage ingest, named with their unit last.
 const (
@@ -31,6 +34,22 @@ const (
 	EventCallStarted         = "call.started"
 	EventCallEnded           = "call.ended"
 )
+
+// ConversationEventTypes are the types whose events form a conversation.
+var ConversationEventTypes = []string{
+	EventConversationStarted, EventConversationMessage, EventConversationRouted, EventConversationEnded,
+}
+
+// vocabularyTypes are the event types of DESIGN.md's vocabulary.
+var vocabularyTypes = []string{
+	EventConversationStarted, EventConversationMessage, EventConversationRouted, EventConversationEnded,
+	EventAPIRequest, EventVoiceInteraction, EventAgentLogin, EventAgentLogout, EventSearchIngested,
+	EventLLMUsage, EventCallStarted, EventCallEnded,
+}
+
+// IsVocabularyType reports whether an event type is one of the vocabulary's, rather than
+// a custom type a catalog meters.
+func IsVocabularyType(typ string) bool { return slices.Contains(vocabularyTypes, typ) }
 
 // Codes of a rejected event, reported with its index in the batch.
 const (

@@ -32,10 +32,10 @@ func clusterKeyOf(m *catalog.Meter, e *billow.UsageEvent) (clusterKey, bool) {
 	if !slices.Contains(m.EventTypes, e.Type) || e.Stream == "" {
 		return clusterKey{}, false
 	}
-	switch e.Type {
-	case billow.EventConversationStarted, billow.EventConversationMessage, billow.EventConversationRouted, billow.EventConversationEnded:
+	switch {
+	case slices.Contains(billow.ConversationEventTypes, e.Type):
 		return clusterKey{clusterConversation, e.Stream, ""}, true
-	case billow.EventAPIRequest:
+	case e.Type == billow.EventAPIRequest:
 		return clusterKey{clusterAPI, e.Stream, e.AppID}, true
 	}
 	return clusterKey{}, false
@@ -231,7 +231,7 @@ func (db *DB) clusterAfter(ctx context.Context, q txq, accountID, meterKey strin
 func (db *DB) clusterReps(ctx context.Context, q txq, accountID string, k clusterKey, c cluster, exclude map[eventKey]bool, extra int) ([]meter.Event, error) {
 	typeOf := []string{billow.EventAPIRequest}
 	if k.kind == clusterConversation {
-		typeOf = []string{billow.EventConversationStarted, billow.EventConversationMessage, billow.EventConversationRouted, billow.EventConversationEnded}
+		typeOf = billow.ConversationEventTypes
 	}
 	var found []billow.UsageEvent
 	load := func(typ string, from, to int64, limit int) error {

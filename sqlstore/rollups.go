@@ -227,18 +227,6 @@ type RollupCell struct {
 	Units      int64
 }
 
-// Rollups returns the account's cells of a meter for the hours in [fromMicros,
-// toMicros), of one app when appID is not empty, ordered by hour, app and group.
-func (db *DB) Rollups(ctx context.Context, accountID, meterKey string, fromMicros, toMicros int64, appID string) ([]RollupCell, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, units FROM usage_rollups
-		WHERE account_id = $1 AND meter = $2 AND hour >= $3 AND hour < $4 AND ($5 = '' OR app_id = $5)
-		ORDER BY hour, app_id, grp`, accountID, meterKey, fromMicros, toMicros, appID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: rollups: %w", err)
-	}
-	return scanRollups(rows)
-}
-
 // AllRollups returns every rollup cell of an account, for comparisons.
 func (db *DB) AllRollups(ctx context.Context, accountID string) ([]RollupCell, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, units FROM usage_rollups

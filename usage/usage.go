@@ -53,30 +53,11 @@ func Scale(m *catalog.Meter) int32 {
 	return 0
 }
 
-// Supported reports whether rollups hold the meter's quantity: additive meters and
-// billing sessions. Unique counts (named seats) and concurrency peaks (concurrent seats,
-// call lines) are not sums of hourly cells and are computed another way.
-func Supported(m *catalog.Meter) bool {
-	switch m.Aggregation {
-	case catalog.AggregationCount, catalog.AggregationSum, catalog.AggregationProviderCost, catalog.AggregationSessions:
-		return true
-	}
-	return false
-}
-
-// Quantity converts summed units back into the meter's quantity.
-func Quantity(m *catalog.Meter, units int64) decimal.Decimal {
-	return decimal.New(units, -Scale(m))
-}
-
-// SessionStreamTypes are the event types whose streams billing sessions recompute.
-var SessionStreamTypes = []string{
-	billow.EventConversationStarted, billow.EventConversationMessage, billow.EventConversationRouted,
-	billow.EventConversationEnded, billow.EventAPIRequest,
-}
+// sessionStreamTypes are the event types whose streams billing sessions recompute.
+var sessionStreamTypes = append(slices.Clone(billow.ConversationEventTypes), billow.EventAPIRequest)
 
 // IsSessionEvent reports whether an event belongs to a session stream.
-func IsSessionEvent(typ string) bool { return slices.Contains(SessionStreamTypes, typ) }
+func IsSessionEvent(typ string) bool { return slices.Contains(sessionStreamTypes, typ) }
 
 // MeterEvent converts a stored event into the meter engine's form.
 func MeterEvent(e *billow.UsageEvent) (meter.Event, error) {
@@ -111,7 +92,7 @@ func MeterEvent(e *billow.UsageEvent) (meter.Event, error) {
 		}
 		me.VoiceMillis = s.Shift(3).IntPart() // ingest admits at most 3 decimals
 	}
-	if !vocabularyTypes[e.Type] {
+	if !billow.IsVocabularyType(e.Type) {
 		me.Fields = make(map[string]string, len(data))
 		for k, v := range data {
 			switch v := v.(type) {
@@ -125,13 +106,6 @@ func MeterEvent(e *billow.UsageEvent) (meter.Event, error) {
 		}
 	}
 	return me, nil
-}
-
-var vocabularyTypes = map[string]bool{
-	billow.EventConversationStarted: true, billow.EventConversationMessage: true, billow.EventConversationRouted: true,
-	billow.EventConversationEnded: true, billow.EventAPIRequest: true, billow.EventVoiceInteraction: true,
-	billow.EventAgentLogin: true, billow.EventAgentLogout: true, billow.EventSearchIngested: true,
-	billow.EventLLMUsage: true, billow.EventCallStarted: true, billow.EventCallEnded: true,
 }
 
 // hourOf is the start of the UTC hour holding t.
@@ -188,8 +162,9 @@ func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error)
 				}
 				for _, g := range groups {
 					units := g.Quantity.Shift(Scale(m))
-					if !units.IsInteger() {
-						return nil, fmt.Errorf("usage: meter %s: quantity %s has more than %d decimals", m.Key, g.Quantity, Scale(m))
+					if !units.IsInteger() || !units.BigInt().IsInt64() {
+						// IntPart would wrap silently; a billing quantity must not.
+						return nil, fmt.Errorf("usage: meter %s: quantity %s does not fit int64 units with %d decimals", m.Key, g.Quantity, Scale(m))
 					}
 					out = append(out, Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: units.IntPart()})
 				}
