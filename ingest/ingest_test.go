@@ -63,6 +63,7 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 			event("e16", "voice.interaction", "acme", at, `{"app":"front-desk","kind":"tts","seconds":1.2345}`),
 			event("e17", "conversation.routed", "acme", at, `{"conversation":"c1","to_app":"sales"}`),
 			event("e18", "api.request", "acme", at, `[1,2]`),
+			event("e19", "search.ingested", "acme", at, `{"app":"sales","bytes":1000000000000001}`),
 		}
 		res, err := svc.Ingest(ctx, operator, events)
 		if err != nil {
@@ -70,7 +71,7 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 		}
 		want := map[int]string{1: "missing_field", 2: "unknown_subject", 3: "unknown_type", 4: "invalid_field", 6: "unknown_app",
 			7: "invalid_field", 9: "unknown_model", 12: "time_in_future", 13: "invalid_specversion", 14: "invalid_time",
-			15: "missing_attribute", 16: "invalid_field", 18: "invalid_data"}
+			15: "missing_attribute", 16: "invalid_field", 18: "invalid_data", 19: "invalid_field"}
 		got := map[int]string{}
 		for _, r := range res.Rejected {
 			got[r.Index] = r.Code

@@ -159,9 +159,11 @@ func checkField(ev *billow.UsageEvent, t *tenant, r fieldRule, v any, data map[s
 		if !ok {
 			return reject(billow.CodeInvalidField, "data.%s must be a whole number", r.name)
 		}
+		// The meters' own bound per event: rollups sum quantities in int64 units, and a
+		// larger one would not fit them.
 		i, err := strconv.ParseInt(string(n), 10, 64)
-		if err != nil || i < 0 {
-			return reject(billow.CodeInvalidField, "data.%s must be a whole number from 0 to %d, not %s", r.name, int64(1<<63-1), n)
+		if err != nil || i < 0 || i > catalog.QuantityMax {
+			return reject(billow.CodeInvalidField, "data.%s must be a whole number from 0 to %d, not %s", r.name, int64(catalog.QuantityMax), n)
 		}
 	case fieldSeconds:
 		n, ok := v.(json.Number)
@@ -169,7 +171,7 @@ func checkField(ev *billow.UsageEvent, t *tenant, r fieldRule, v any, data map[s
 			return reject(billow.CodeInvalidField, "data.%s must be a number of seconds", r.name)
 		}
 		d, err := decimal.NewFromString(string(n))
-		if err != nil || d.IsNegative() || !d.Equal(d.Truncate(3)) || d.GreaterThan(decimal.NewFromInt(1<<40)) {
+		if err != nil || d.IsNegative() || !d.Equal(d.Truncate(3)) || d.Shift(3).GreaterThan(decimal.NewFromInt(catalog.QuantityMax)) {
 			return reject(billow.CodeInvalidField, "data.%s must be a number of seconds ≥ 0 with at most 3 decimals, not %s", r.name, n)
 		}
 	case fieldBool:
