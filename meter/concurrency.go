@@ -94,14 +94,18 @@ type groupKey struct {
 //
 //   - a key's events are taken in time order, an end before a start at the same
 //     microsecond (a logout and a login at 9:00 are two shifts meeting, not overlapping);
-//   - a start opens an interval if none is open; a start while one is open changes
-//     nothing (a repeated login);
+//   - a start opens an interval if none is open; a start while one is open adds no
+//     interval but is a heartbeat: the timeout counts from the latest start (a repeated
+//     login says the agent is still there);
 //   - an end closes the open interval; an end with none open is ignored (a logout
 //     without a login);
-//   - an interval not closed within the heartbeat timeout is closed at start + timeout,
-//     and one still open at the end of the events at start + timeout or at nowMicros,
-//     whichever is earlier (a lost logout counts for at most the timeout). An interval
-//     this leaves empty (now at or before its start) is dropped.
+//   - an interval with no end within the heartbeat timeout of its latest start is closed
+//     at that start + timeout, and one still open after the last event at that time or
+//     at nowMicros, whichever is earlier (a lost logout counts for at most the timeout).
+//     An interval this leaves empty (now at or before its start) is dropped.
+//
+// So whether a key is open at t depends only on its last event in (t − timeout, t]:
+// the store recomputes a window's peaks from the events of the timeout before it.
 //
 // Events without the key field are ignored. Groups are ordered by account, then by their
 // values; the result depends only on the set of events. It panics if rules are not valid.
@@ -163,16 +167,18 @@ func Intervals(events []Event, rules ConcurrencyRules, nowMicros int64) []Interv
 			hi++
 		}
 		var open bool
-		var start int64
+		var start, seen int64 // when the open interval began; its latest start
 		for _, m := range marks[lo:hi] {
-			if open && m.time >= start+hb {
-				intervals = append(intervals, Interval{Key: m.key, StartMicros: start, EndMicros: start + hb})
+			if open && m.time >= seen+hb {
+				intervals = append(intervals, Interval{Key: m.key, StartMicros: start, EndMicros: seen + hb})
 				open = false
 			}
 			switch {
 			case m.opens && !open:
-				open, start = true, m.time
-			case !m.opens && open:
+				open, start, seen = true, m.time, m.time
+			case m.opens:
+				seen = m.time
+			case open:
 				if m.time > start {
 					intervals = append(intervals, Interval{Key: m.key, StartMicros: start, EndMicros: m.time})
 				}
@@ -180,7 +186,7 @@ func Intervals(events []Event, rules ConcurrencyRules, nowMicros int64) []Interv
 			}
 		}
 		if open {
-			if end := min(start+hb, nowMicros); end > start {
+			if end := min(seen+hb, nowMicros); end > start {
 				intervals = append(intervals, Interval{Key: marks[lo].key, StartMicros: start, EndMicros: end})
 			}
 		}

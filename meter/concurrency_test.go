@@ -46,6 +46,17 @@ func TestIntervals(t *testing.T) {
 			want:   []iv{{"ann", 0, 8 * hour}},
 		},
 		{
+			name:   "a repeated login is a heartbeat: the timeout counts from it",
+			events: []meter.Event{login("ann", cc, 0), login("ann", cc, 10*hour)},
+			now:    3 * day,
+			want:   []iv{{"ann", 0, 22 * hour}},
+		},
+		{
+			name:   "a login after a heartbeat's timeout opens a new interval",
+			events: []meter.Event{login("ann", cc, 0), login("ann", cc, 10*hour), login("ann", cc, 23*hour), logout("ann", cc, 24*hour)},
+			want:   []iv{{"ann", 0, 22 * hour}, {"ann", 23 * hour, 24 * hour}},
+		},
+		{
 			name:   "a logout without a login is ignored",
 			events: []meter.Event{logout("ann", cc, 2*hour), login("ann", cc, 3*hour), logout("ann", cc, 4*hour), logout("ann", cc, 5*hour)},
 			want:   []iv{{"ann", 3 * hour, 4 * hour}},

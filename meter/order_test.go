@@ -173,12 +173,12 @@ func checkInvariants(t *testing.T, c *catalog.Catalog, o outcome) {
 		t.Errorf("the workload has %d routed and %d idle-split conversations; want some of each", routed, split)
 	}
 	for key, groups := range o.Intervals {
-		m, _ := c.Meter(key)
-		hb := m.HeartbeatTimeoutMinutes * meter.MicrosPerMinute
+		// An interval may outlast the heartbeat (repeated logins keep it open), so its
+		// length is not bounded here; Intervals' table tests pin the timeout.
 		for gi, g := range groups {
 			for i, iv := range g.Intervals {
-				if iv.EndMicros <= iv.StartMicros || iv.EndMicros-iv.StartMicros > hb {
-					t.Errorf("%s: interval %+v is empty or longer than the heartbeat", key, iv)
+				if iv.EndMicros <= iv.StartMicros {
+					t.Errorf("%s: interval %+v is empty", key, iv)
 				}
 				if i > 0 && g.Intervals[i-1].Key == iv.Key && g.Intervals[i-1].EndMicros > iv.StartMicros {
 					t.Errorf("%s: intervals of %s overlap", key, iv.Key)

@@ -28,13 +28,6 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
 		return nil, nil, err
 	}
-	// Before anything is read: a second batch touching the same conversation waits here
-	// until this one commits, then sees its events (see sessionStreamLocks).
-	if locks := sessionStreamLocks(events, todo); len(locks) > 0 {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k`, locks); err != nil {
-			return nil, nil, err
-		}
-	}
 	accounts := map[string]accountRef{}
 	// Share-locked so that billing cannot close a period between this read and the insert.
 	rows, err := tx.Query(ctx, `SELECT id, usage_closed_before, catalog, catalog_version FROM accounts WHERE id = ANY($1) FOR SHARE`,

@@ -11,12 +11,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/meter"
 	"github.com/billowhq/billow/usage"
 )
 
 // rollupDeltasPerStatementMax keeps an upsert of deltas within both engines' parameter
-// limits (6 parameters a row).
+// limits (7 parameters a row).
 const rollupDeltasPerStatementMax = 1000
 
 // txq is a write transaction of either engine, for the code both ingest paths share.
@@ -69,32 +70,39 @@ type accountRef struct {
 	catalogVersion int64
 }
 
-// sessionStreamLocks returns the advisory lock keys of the session streams a batch
-// touches, sorted so that transactions take them in one order and never deadlock.
-// PostgreSQL only: two transactions adding to one conversation would otherwise each
-// compute its sessions without the other's events.
-func sessionStreamLocks(events []billow.UsageEvent, todo []int) []int64 {
+// rollupLocks returns the PostgreSQL advisory lock keys a batch of one account needs
+// before its rollups are read and written, sorted so that transactions take them in one
+// order and never deadlock: one per session stream it touches (two transactions
+// extending one conversation would each merge its clusters without the other's events)
+// and one per concurrency meter it feeds (each would recompute peaks without the other's
+// events). Taken after the events are written and before any rollup is, the locks
+// serialize only the rollup work of batches that share a stream or a meter.
+func rollupLocks(accountID string, cat *catalog.Catalog, events []billow.UsageEvent) []int64 {
 	seen := map[int64]bool{}
 	var keys []int64
-	for _, i := range todo {
-		e := &events[i]
-		if !usage.IsSessionEvent(e.Type) || e.Stream == "" {
-			continue
-		}
-		h := fnv.New64a()
-		h.Write([]byte(e.AccountID + "\x00" + e.Stream))
-		k := int64(h.Sum64())
+	add := func(k int64) {
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
+		}
+	}
+	for i := range events {
+		if e := &events[i]; usage.IsSessionEvent(e.Type) && e.Stream != "" {
+			add(lockKey(accountID, e.Stream))
+		}
+	}
+	for i := range cat.Meters {
+		m := &cat.Meters[i]
+		if m.Aggregation == catalog.AggregationConcurrency && slices.ContainsFunc(events, func(e billow.UsageEvent) bool { return slices.Contains(m.EventTypes, e.Type) }) {
+			add(lockKey(accountID, "peaks", m.Key))
 		}
 	}
 	slices.Sort(keys)
 	return keys
 }
 
-// applyRollups adds the rollup deltas of the newly inserted events (at inserted), inside
-// the insert's transaction q, after their rows are written.
+// applyRollups brings the rollups of the newly inserted events (at inserted) up to
+// date, inside the insert's transaction q, after their rows are written.
 func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEvent, inserted []int, accounts map[string]accountRef) error {
 	byAccount := map[string][]int{}
 	var order []string
@@ -114,7 +122,6 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 		idx := byAccount[accountID]
 		fresh := make([]meter.Event, 0, len(idx))
 		freshEvents := make([]billow.UsageEvent, 0, len(idx))
-		freshKeys := make(map[eventKey]bool, len(idx))
 		for _, i := range idx {
 			me, err := usage.MeterEvent(&events[i])
 			if err != nil {
@@ -122,49 +129,231 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 			}
 			fresh = append(fresh, me)
 			freshEvents = append(freshEvents, events[i])
-			freshKeys[eventKey{accountID, events[i].Source, events[i].ID}] = true
 		}
-		deltas, err := usage.AdditiveDeltas(cat, fresh)
+		if locks := rollupLocks(accountID, cat, freshEvents); db.dialect == Postgres && len(locks) > 0 {
+			if err := q.exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k`, locks); err != nil {
+				return err
+			}
+		}
+		deltas, err := db.applyCells(ctx, q, accountID, cat, fresh)
 		if err != nil {
 			return err
 		}
 		for i := range cat.Meters {
 			m := &cat.Meters[i]
-			if m.Aggregation != "sessions" {
-				continue
+			switch m.Aggregation {
+			case catalog.AggregationSessions:
+				d, err := db.sessionDeltas(ctx, q, accountID, m, freshEvents, fresh)
+				if err != nil {
+					return err
+				}
+				deltas = append(deltas, d...)
+			case catalog.AggregationConcurrency:
+				ranges, err := usage.PeakRanges(m, fresh)
+				if err != nil {
+					return err
+				}
+				if err := db.recomputePeaks(ctx, q, accountID, m, ranges); err != nil {
+					return err
+				}
 			}
-			d, err := db.sessionDeltas(ctx, q, accountID, m, freshEvents, freshKeys)
-			if err != nil {
-				return err
-			}
-			deltas = append(deltas, d...)
 		}
-		if err := db.upsertRollups(ctx, q, accountID, deltas); err != nil {
+		deltas = usage.Merge(deltas)
+		if err := db.upsertRollups(ctx, q, accountID, usage.CombineAdd, deltas); err != nil {
+			return err
+		}
+		if err := db.dropEmptiedCells(ctx, q, accountID, deltas); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// upsertRollups adds deltas to the account's rollup cells.
-func (db *DB) upsertRollups(ctx context.Context, q txq, accountID string, deltas []usage.Delta) error {
-	for len(deltas) > 0 {
-		n := min(len(deltas), rollupDeltasPerStatementMax)
+// dropEmptiedCells deletes the additive cells that negative deltas (sessions that moved
+// to another app or hour) brought to zero: an empty cell is no usage, and a rebuild
+// would not make it.
+func (db *DB) dropEmptiedCells(ctx context.Context, q txq, accountID string, deltas []usage.Delta) error {
+	var taken []usage.Delta
+	for _, d := range deltas {
+		if d.Units < 0 {
+			taken = append(taken, d)
+		}
+	}
+	for chunk := range slices.Chunk(taken, rollupDeltasPerStatementMax) {
 		var b strings.Builder
-		b.WriteString(`INSERT INTO usage_rollups (account_id, meter, app_id, grp, hour, units) VALUES `)
-		args := make([]any, 0, n*6)
-		for k, d := range deltas[:n] {
+		b.WriteString(`DELETE FROM usage_rollups WHERE account_id = ` + db.params(1, 1) + ` AND units = 0 AND (meter, app_id, grp, hour) IN (VALUES `)
+		args := make([]any, 0, 1+len(chunk)*4)
+		args = append(args, accountID)
+		for k, d := range chunk {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(db.typedRow(k*4+2, "TEXT", "TEXT", "TEXT", "BIGINT"))
+			args = append(args, d.Meter, d.AppID, d.Group, d.HourMicros)
+		}
+		b.WriteString(")")
+		if err := q.exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyCells stores what events bring to the cells of every meter that needs nothing
+// but the events themselves: min, max and latest cells and distinct values are written,
+// and the additive deltas returned for the caller to add with its session deltas.
+func (db *DB) applyCells(ctx context.Context, q txq, accountID string, cat *catalog.Catalog, events []meter.Event) ([]usage.Delta, error) {
+	additive, err := usage.AdditiveDeltas(cat, events)
+	if err != nil {
+		return nil, err
+	}
+	extremes, err := usage.ExtremeDeltas(cat, events)
+	if err != nil {
+		return nil, err
+	}
+	byCombination := map[usage.Combination][]usage.Delta{}
+	for _, d := range extremes {
+		m, _ := cat.Meter(d.Meter)
+		c := usage.CombinationOf(m)
+		byCombination[c] = append(byCombination[c], d)
+	}
+	for _, c := range []usage.Combination{usage.CombineMin, usage.CombineMax, usage.CombineLatest} {
+		if err := db.upsertRollups(ctx, q, accountID, c, byCombination[c]); err != nil {
+			return nil, err
+		}
+	}
+	if err := db.insertUniques(ctx, q, accountID, usage.UniqueValues(cat, events)); err != nil {
+		return nil, err
+	}
+	return additive, nil
+}
+
+// peakRangeHoursMax bounds the hours one recomputation of peaks reads events for, so
+// that a backfill over months reads them a week at a time.
+const peakRangeHoursMax = 7 * 24
+
+// recomputePeaks replaces a concurrency meter's cells in the given hours with peaks
+// computed from the events that decide them. On PostgreSQL the caller holds the meter's
+// lock (see rollupLocks).
+func (db *DB) recomputePeaks(ctx context.Context, q txq, accountID string, m *catalog.Meter, ranges []usage.HourRange) error {
+	lookback := usage.PeakLookbackMicros(m)
+	for _, r := range ranges {
+		for from := r.FromMicros; from < r.ToMicros; from += peakRangeHoursMax * usage.HourMicros {
+			part := usage.HourRange{FromMicros: from, ToMicros: min(r.ToMicros, from+peakRangeHoursMax*usage.HourMicros)}
+			events, err := db.eventsOfTypes(ctx, q, accountID, m.EventTypes, part.FromMicros-lookback, part.ToMicros)
+			if err != nil {
+				return err
+			}
+			deltas, err := usage.PeakDeltas(m, events, part)
+			if err != nil {
+				return err
+			}
+			if err := q.exec(ctx, `DELETE FROM usage_rollups WHERE account_id = `+db.params(1, 1)+` AND meter = `+db.params(2, 1)+
+				` AND hour >= `+db.params(3, 1)+` AND hour < `+db.params(4, 1), accountID, m.Key, part.FromMicros, part.ToMicros); err != nil {
+				return err
+			}
+			if err := db.upsertRollups(ctx, q, accountID, usage.CombinePeak, deltas); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// eventsOfTypes reads an account's events of the given types in [from, to), as meter events.
+func (db *DB) eventsOfTypes(ctx context.Context, q txq, accountID string, types []string, from, to int64) ([]meter.Event, error) {
+	args := []any{accountID}
+	for _, t := range types {
+		args = append(args, t)
+	}
+	args = append(args, from, to)
+	rows, err := q.query(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = `+db.params(1, 1)+
+		` AND type IN (`+db.params(2, len(types))+`) AND time >= `+db.params(len(types)+2, 1)+` AND time < `+db.params(len(types)+3, 1), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meter.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		me, err := usage.MeterEvent(&e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, me)
+	}
+	return out, rows.Err()
+}
+
+// lockKey is a PostgreSQL advisory lock key for the parts of a name.
+func lockKey(parts ...string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(strings.Join(parts, "\x00")))
+	return int64(h.Sum64())
+}
+
+// upsertRollups writes deltas to the account's rollup cells, combining each with the
+// cell already stored as its meter's combination says.
+func (db *DB) upsertRollups(ctx context.Context, q txq, accountID string, c usage.Combination, deltas []usage.Delta) error {
+	least, greatest := "LEAST", "GREATEST"
+	if db.dialect == SQLite {
+		least, greatest = "MIN", "MAX" // SQLite's scalar forms
+	}
+	var combine string
+	switch c {
+	case usage.CombineAdd:
+		combine = `units = usage_rollups.units + excluded.units`
+	case usage.CombineMin:
+		combine = `units = ` + least + `(usage_rollups.units, excluded.units)`
+	case usage.CombineMax:
+		combine = `units = ` + greatest + `(usage_rollups.units, excluded.units)`
+	case usage.CombineLatest:
+		combine = `units = CASE WHEN (excluded.at_us, excluded.units) > (usage_rollups.at_us, usage_rollups.units)
+			THEN excluded.units ELSE usage_rollups.units END, at_us = ` + greatest + `(usage_rollups.at_us, excluded.at_us)`
+	case usage.CombinePeak:
+		combine = `units = excluded.units` // the range was emptied first; peaks replace
+	default:
+		return fmt.Errorf("rollups: combination %d has no cells in usage_rollups", c)
+	}
+	for chunk := range slices.Chunk(deltas, rollupDeltasPerStatementMax) {
+		rows := make([][]any, len(chunk))
+		for k, d := range chunk {
+			rows[k] = []any{d.Meter, d.AppID, d.Group, d.HourMicros, d.Units, d.AtMicros}
+		}
+		set, args := db.rowSet(1, rollupColumns, rows)
+		args = append(args, accountID)
+		// WHERE true: SQLite would read ON CONFLICT as part of the SELECT's join.
+		if err := q.exec(ctx, fmt.Sprintf(`INSERT INTO usage_rollups (account_id, meter, app_id, grp, hour, units, at_us)
+			SELECT $%d, meter, app_id, grp, hour, units, at_us FROM %s AS d WHERE true
+			ON CONFLICT (account_id, meter, hour, app_id, grp) DO UPDATE SET %s`, len(args), set, combine), args...); err != nil {
+			return fmt.Errorf("rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+var rollupColumns = []rowSetColumn{{"meter", "TEXT"}, {"app_id", "TEXT"}, {"grp", "TEXT"}, {"hour", "BIGINT"}, {"units", "BIGINT"}, {"at_us", "BIGINT"}}
+
+// insertUniques stores distinct values of unique_count meters; known ones are skipped.
+func (db *DB) insertUniques(ctx context.Context, q txq, accountID string, uniques []usage.Unique) error {
+	for chunk := range slices.Chunk(uniques, rollupDeltasPerStatementMax) {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO usage_uniques (account_id, meter, app_id, grp, hour, value) VALUES `)
+		args := make([]any, 0, len(chunk)*6)
+		for k, u := range chunk {
 			if k > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteString("(" + db.params(k*6+1, 6) + ")")
-			args = append(args, accountID, d.Meter, d.AppID, d.Group, d.HourMicros, d.Units)
+			args = append(args, accountID, u.Meter, u.AppID, u.Group, u.HourMicros, u.Value)
 		}
-		b.WriteString(` ON CONFLICT (account_id, meter, hour, app_id, grp) DO UPDATE SET units = usage_rollups.units + excluded.units`)
+		b.WriteString(` ON CONFLICT DO NOTHING`)
 		if err := q.exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("rollups: %w", err)
+			return fmt.Errorf("unique values: %w", err)
 		}
-		deltas = deltas[n:]
 	}
 	return nil
 }
@@ -237,6 +426,34 @@ func (db *DB) AllRollups(ctx context.Context, accountID string) ([]RollupCell, e
 	return scanRollups(rows)
 }
 
+// UniqueValue is one stored distinct value of a unique_count meter in an hour.
+type UniqueValue struct {
+	Meter      string
+	AppID      string
+	Group      string
+	HourMicros int64
+	Value      string
+}
+
+// AllUniqueValues returns every distinct value stored for an account, for comparisons.
+func (db *DB) AllUniqueValues(ctx context.Context, accountID string) ([]UniqueValue, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, value FROM usage_uniques
+		WHERE account_id = $1 ORDER BY meter, grp, hour, app_id, value`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UniqueValue
+	for rows.Next() {
+		var u UniqueValue
+		if err := rows.Scan(&u.Meter, &u.AppID, &u.Group, &u.HourMicros, &u.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // RebuildRollups recomputes an account's rollups and session clusters from its raw
 // events, in one transaction, and returns how many events it read. Events are read in pages ordered by
 // stream, so a session stream is complete once the next stream begins; memory stays
@@ -258,7 +475,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 		if err != nil {
 			return err
 		}
-		for _, table := range []string{"usage_rollups", "session_clusters"} {
+		for _, table := range []string{"usage_rollups", "usage_uniques", "session_clusters"} {
 			if err := q.exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, accountID); err != nil {
 				return err
 			}
@@ -268,7 +485,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 			var out []usage.Delta
 			for i := range cat.Meters {
 				m := &cat.Meters[i]
-				if m.Aggregation != "sessions" {
+				if m.Aggregation != catalog.AggregationSessions {
 					continue
 				}
 				d, err := usage.SessionDeltas(m, nil, events)
@@ -276,16 +493,8 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 					return nil, err
 				}
 				out = append(out, d...)
-				times := map[clusterKey][]int64{}
-				for j := range raw {
-					if k, ok := clusterKeyOf(m, &raw[j]); ok {
-						times[k] = append(times[k], raw[j].Time.UnixMicro())
-					}
-				}
-				for k, ts := range times {
-					if err := db.insertClusters(ctx, q, accountID, m.Key, k, mergeClusters(nil, ts, m.IdleTimeoutMinutes*60_000_000)); err != nil {
-						return nil, err
-					}
+				if err := db.rebuildClusters(ctx, q, accountID, m, raw, events); err != nil {
+					return nil, err
 				}
 			}
 			return out, nil
@@ -297,6 +506,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 			afterStream, afterSource, afterID string
 			afterTime                         int64
 			first                             = true
+			peakRanges                        = map[string][]usage.HourRange{}
 		)
 		for {
 			page, err := db.eventPage(ctx, tx, accountID, first, afterStream, afterTime, afterSource, afterID)
@@ -310,7 +520,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 			read += int64(len(page))
 			last := page[len(page)-1]
 			afterStream, afterTime, afterSource, afterID = last.Stream, last.Time.UnixMicro(), last.Source, last.ID
-			additive := make([]meter.Event, 0, len(page))
+			all := make([]meter.Event, 0, len(page))
 			var complete []meter.Event
 			var completeRaw []billow.UsageEvent
 			for i := range page {
@@ -318,7 +528,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 				if err != nil {
 					return err
 				}
-				additive = append(additive, me)
+				all = append(all, me)
 				if !usage.IsSessionEvent(page[i].Type) {
 					continue
 				}
@@ -330,15 +540,24 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 				pending = append(pending, me)
 				pendingRaw = append(pendingRaw, page[i])
 			}
-			deltas, err := usage.AdditiveDeltas(cat, additive)
+			deltas, err := db.applyCells(ctx, q, accountID, cat, all)
 			if err != nil {
 				return err
+			}
+			for i := range cat.Meters {
+				if m := &cat.Meters[i]; m.Aggregation == catalog.AggregationConcurrency {
+					r, err := usage.PeakRanges(m, all)
+					if err != nil {
+						return err
+					}
+					peakRanges[m.Key] = usage.JoinRanges(append(peakRanges[m.Key], r...))
+				}
 			}
 			d, err := sessionDeltas(complete, completeRaw)
 			if err != nil {
 				return err
 			}
-			if err := db.upsertRollups(ctx, q, accountID, usage.Merge(append(deltas, d...))); err != nil {
+			if err := db.upsertRollups(ctx, q, accountID, usage.CombineAdd, usage.Merge(append(deltas, d...))); err != nil {
 				return err
 			}
 		}
@@ -346,7 +565,16 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 		if err != nil {
 			return err
 		}
-		return db.upsertRollups(ctx, q, accountID, d)
+		if err := db.upsertRollups(ctx, q, accountID, usage.CombineAdd, d); err != nil {
+			return err
+		}
+		for i := range cat.Meters {
+			m := &cat.Meters[i]
+			if err := db.recomputePeaks(ctx, q, accountID, m, peakRanges[m.Key]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return read, err
 }

@@ -68,6 +68,25 @@ func rollupScenario(t *testing.T, env *storetest.Env, externalID string) (*billo
 		// 1,000 in and 500 out on gpt-4o at $2.50/$10 per million, +20%: $0.009 = 9 credits.
 		ev("llm.usage", "14:00", `{"app":"support","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":500}`),
 		ev("llm.usage", "14:01", `{"app":"support","provider":"openai","model":"gpt-4o","input_tokens":99,"output_tokens":99,"byo_key":true}`),
+		// c4: routed to billing, silent past the idle timeout, then ended with no app: the
+		// second conversation stays on billing. Until the routing arrives, the 16:00
+		// session is support's; its arrival must move it.
+		ev("conversation.message", "15:00", `{"app":"support","conversation":"c4"}`),
+		ev("conversation.routed", "15:05", `{"conversation":"c4","to_app":"billing"}`),
+		ev("conversation.ended", "16:00", `{"conversation":"c4"}`),
+		// Agents: ann 08:00–16:00 and bob 09:30–11:00 on contact_center (bob's second
+		// login is a heartbeat); cat on agent_ai from 10:30 with no logout, so the
+		// 12-hour timeout closes her at 22:30.
+		ev("agent.login", "08:00", `{"agent":"ann","product":"contact_center"}`),
+		ev("agent.logout", "16:00", `{"agent":"ann","product":"contact_center"}`),
+		ev("agent.login", "09:30", `{"agent":"bob","product":"contact_center"}`),
+		ev("agent.login", "10:00", `{"agent":"bob","product":"contact_center"}`),
+		ev("agent.logout", "11:00", `{"agent":"bob","product":"contact_center"}`),
+		ev("agent.login", "10:30", `{"agent":"cat","product":"agent_ai"}`),
+		// Calls: x1 13:10–13:40, x2 from 13:15 with no end (4-hour timeout: to 17:15).
+		ev("call.started", "13:10", `{"app":"support","call":"x1"}`),
+		ev("call.started", "13:15", `{"app":"support","call":"x2"}`),
+		ev("call.ended", "13:40", `{"app":"support","call":"x1"}`),
 	}
 	return a, apps, events
 }
@@ -96,6 +115,17 @@ func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
 			{"billing_sessions", s, "", hour(11), 1},
 			{"billing_sessions", s, "", hour(12), 3},
 			{"billing_sessions", s, "", hour(13), 2},
+			{"billing_sessions", s, "", hour(15), 1},
+			{"billing_sessions", b, "", hour(15), 1},
+			{"billing_sessions", b, "", hour(16), 1},
+			{"concurrent_agents", "", "product=contact_center", hour(8), 1},
+			{"concurrent_agents", "", "product=contact_center", hour(9), 2},
+			{"concurrent_agents", "", "product=contact_center", hour(10), 2},
+			{"concurrent_calls", "", "", hour(13), 2},
+			{"concurrent_calls", "", "", hour(14), 1},
+			{"concurrent_calls", "", "", hour(15), 1},
+			{"concurrent_calls", "", "", hour(16), 1},
+			{"concurrent_calls", "", "", hour(17), 1},
 			{"ingested_bytes", s, "", hour(9), 1000 * 1000},
 			{"llm_credits", s, "", hour(14), 9_000_000},
 			{"llm_tokens", s, "provider=openai,model=gpt-4o", hour(14), (1500 + 198) * 1000},
@@ -111,7 +141,19 @@ func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
 			})
 			return cells
 		}
+		for h := 11; h < 16; h++ {
+			want = append(want, sqlstore.RollupCell{Meter: "concurrent_agents", Group: "product=contact_center", HourMicros: hour(h), Units: 1})
+		}
+		for h := 10; h < 23; h++ {
+			want = append(want, sqlstore.RollupCell{Meter: "concurrent_agents", Group: "product=agent_ai", HourMicros: hour(h), Units: 1})
+		}
 		want = byMeterHour(want)
+		wantUniques := []sqlstore.UniqueValue{
+			{Meter: "named_agents", Group: "product=agent_ai", HourMicros: hour(10), Value: "cat"},
+			{Meter: "named_agents", Group: "product=contact_center", HourMicros: hour(8), Value: "ann"},
+			{Meter: "named_agents", Group: "product=contact_center", HourMicros: hour(9), Value: "bob"},
+			{Meter: "named_agents", Group: "product=contact_center", HourMicros: hour(10), Value: "bob"},
+		}
 
 		// Many arrival orders and batchings; each resend of the whole set changes nothing.
 		rng := rand.New(rand.NewPCG(7, seed))
@@ -138,6 +180,13 @@ func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
 			if diff := cmp.Diff(want, byMeterHour(got)); diff != "" {
 				t.Fatalf("seed %d, round %d: incremental rollups differ (-want +got):\n%s", seed, round, diff)
 			}
+			uniques, err := env.DB.AllUniqueValues(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantUniques, uniques); diff != "" {
+				t.Fatalf("seed %d, round %d: unique values differ (-want +got):\n%s", seed, round, diff)
+			}
 		}
 		read, err := env.DB.RebuildRollups(ctx, a.ID)
 		if err != nil || read != int64(len(events)) {
@@ -149,6 +198,13 @@ func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
 		}
 		if diff := cmp.Diff(want, byMeterHour(rebuilt)); diff != "" {
 			t.Fatalf("seed %d: rebuilt rollups differ (-want +got):\n%s", seed, diff)
+		}
+		uniques, err := env.DB.AllUniqueValues(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(wantUniques, uniques); diff != "" {
+			t.Fatalf("seed %d: rebuilt unique values differ (-want +got):\n%s", seed, diff)
 		}
 	}
 }

@@ -37,15 +37,16 @@ type Delta struct {
 	Group      string // the meter's group_by values other than app, as "field=value,…"
 	HourMicros int64
 	Units      int64
+	AtMicros   int64 // for latest meters, the time of the value in Units
 }
 
 // Scale is the number of decimals a meter's rollup units keep: quantities are stored as
-// int64 units so that summing them in SQL is exact on both engines. Sums keep
-// thousandths (voice seconds to the millisecond); LLM cost is in credits to the
-// micro-credit; counts and sessions are whole.
+// int64 units so that summing them in SQL is exact on both engines. Sums, minimums,
+// maximums and latest values keep thousandths (voice seconds to the millisecond); LLM
+// cost is in credits to the micro-credit; counts, sessions and peaks are whole.
 func Scale(m *catalog.Meter) int32 {
 	switch m.Aggregation {
-	case catalog.AggregationSum:
+	case catalog.AggregationSum, catalog.AggregationMin, catalog.AggregationMax, catalog.AggregationLatest:
 		return 3
 	case catalog.AggregationProviderCost:
 		return 6
@@ -139,16 +140,8 @@ func groupText(fields, values []string) string {
 // AdditiveDeltas are the rollup changes of newly stored events for the catalog's count,
 // sum and provider_cost meters. events are of one account.
 func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error) {
-	byHour := map[int64][]meter.Event{}
-	for _, e := range events {
-		h := hourOf(e.TimeMicros)
-		byHour[h] = append(byHour[h], e)
-	}
-	hours := make([]int64, 0, len(byHour))
-	for h := range byHour {
-		hours = append(hours, h)
-	}
-	slices.Sort(hours)
+	byHour := eventsByHour(events)
+	hours := sortedHours(byHour)
 	var out []Delta
 	for i := range cat.Meters {
 		m := &cat.Meters[i]
@@ -161,12 +154,11 @@ func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error)
 					return nil, err
 				}
 				for _, g := range groups {
-					units := g.Quantity.Shift(Scale(m))
-					if !units.IsInteger() || !units.BigInt().IsInt64() {
-						// IntPart would wrap silently; a billing quantity must not.
-						return nil, fmt.Errorf("usage: meter %s: quantity %s does not fit int64 units with %d decimals", m.Key, g.Quantity, Scale(m))
+					u, err := units(m, g.Quantity)
+					if err != nil {
+						return nil, err
 					}
-					out = append(out, Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: units.IntPart()})
+					out = append(out, Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: u})
 				}
 			}
 		case catalog.AggregationProviderCost:
