@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore"
 	"github.com/billowhq/billow/sqlstore/storetest"
@@ -263,6 +265,100 @@ func TestSessionRollupsUnderConcurrentBatches(t *testing.T) {
 		}
 		if diff := cmp.Diff(rebuilt, incremental); diff != "" {
 			t.Fatalf("incremental rollups differ from rebuilt (-rebuilt +incremental):\n%s", diff)
+		}
+	})
+}
+
+// TestExtremeRollups meters a custom event type with min, max and latest meters in a
+// catalog of the operator's: cells keep their hour's extreme or latest value whatever
+// the arrival order, a later value replaces an earlier one only when it is later, and a
+// rebuild makes the same cells.
+func TestExtremeRollups(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		data, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		custom := strings.Replace(string(data), "\nmeters:\n", `
+meters:
+  - key: queue_min
+    name: Shortest queue
+    unit: call
+    event_types: [queue.sampled]
+    aggregation: min
+    field: waiting
+  - key: queue_max
+    name: Longest queue
+    unit: call
+    event_types: [queue.sampled]
+    aggregation: max
+    field: waiting
+  - key: queue_latest
+    name: Queue now
+    unit: call
+    event_types: [queue.sampled]
+    aggregation: latest
+    field: waiting
+`, 1)
+		if _, _, err := env.DB.SyncCatalog(ctx, "queues", []byte(custom)); err != nil {
+			t.Fatal(err)
+		}
+		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "q", Name: "Q", Catalog: "queues", Plan: "free"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := ingest.New(env.DB, env.Clock)
+		day := time.Date(2026, 1, 14, 0, 0, 0, 0, time.UTC)
+		samples := []struct {
+			at      time.Duration
+			waiting string
+		}{
+			{9*time.Hour + 5*time.Minute, "4"}, {9*time.Hour + 50*time.Minute, "2.5"}, {9*time.Hour + 20*time.Minute, "7"},
+			{10*time.Hour + 59*time.Minute, "3"}, {10*time.Hour + 59*time.Minute, "1"}, // a tie: the greater value is latest
+			{10 * time.Hour, "0"},
+		}
+		var events []ingest.CloudEvent
+		for i, s := range samples {
+			events = append(events, ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprintf("s%d", i), Source: "pbx", Type: "queue.sampled",
+				Subject: "q", Time: day.Add(s.at).Format(time.RFC3339), Data: json.RawMessage(`{"waiting":` + s.waiting + `}`)})
+		}
+		h9, h10 := day.Add(9*time.Hour).UnixMicro(), day.Add(10*time.Hour).UnixMicro()
+		want := []sqlstore.RollupCell{
+			{"queue_latest", "", "", h9, 2500}, {"queue_latest", "", "", h10, 3000},
+			{"queue_max", "", "", h9, 7000}, {"queue_max", "", "", h10, 3000},
+			{"queue_min", "", "", h9, 2500}, {"queue_min", "", "", h10, 0},
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		for round := range 5 { // one event per batch, in a new order each round, into a fresh account's cells
+			if round > 0 {
+				if _, err := env.DB.RebuildRollups(ctx, a.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := env.DB.AllRollups(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round > 0 {
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("rebuilt cells differ (-want +got):\n%s", diff)
+				}
+			}
+			rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+			for _, e := range events {
+				if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, []ingest.CloudEvent{e}); err != nil || len(res.Rejected) > 0 {
+					t.Fatalf("%+v, %v", res, err)
+				}
+			}
+			if round == 0 {
+				got, err := env.DB.AllRollups(ctx, a.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("incremental cells differ (-want +got):\n%s", diff)
+				}
+			}
 		}
 	})
 }
