@@ -27,6 +27,7 @@ import (
 
 type benchCmd struct {
 	Ingest benchIngestCmd `cmd:"" help:"HTTP batch ingest end to end, beside a raw batched insert of the same rows into the same table."`
+	Meters benchMetersCmd `cmd:"" help:"The meter engine on one core: sessionization and the concurrency sweep, beside sorting the same events."`
 }
 
 type benchIngestCmd struct {

@@ -25,7 +25,8 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			dataDir := t.TempDir()
-			args := []string{"--demo", "--data-dir", dataDir}
+			// No demo usage: the test counts every stored event as its own.
+			args := []string{"--demo", "--demo-usage-days", "0", "--data-dir", dataDir}
 			dbURL := "sqlite:" + dataDir + "/" + sqlstore.SQLiteFileName
 			if engine == "postgres" {
 				dbURL = storetest.Open(t, "postgres").URL

@@ -35,7 +35,8 @@ type serveCmd struct {
 	storeFlags
 	Listen          string        `default:"127.0.0.1:8080" env:"BILLOW_LISTEN" help:"Address to listen on."`
 	Catalog         []string      `env:"BILLOW_CATALOG" sep:"," help:"Catalog files: PATH, KEY=PATH or example:NAME; repeatable. The first is the default. None: the shipped examples."`
-	Demo            bool          `env:"BILLOW_DEMO" help:"Load the demo operator key, accounts, apps and members."`
+	Demo            bool          `env:"BILLOW_DEMO" help:"Load the demo operator key, accounts, apps, members and usage."`
+	DemoUsageDays   int           `default:"90" env:"BILLOW_DEMO_USAGE_DAYS" help:"Days of usage history the demo generates for each account; 0 for none."`
 	AdminKey        string        `env:"BILLOW_ADMIN_KEY" help:"The operator's secret key (bootstrap). Prefer the environment variable: flags show in process lists."`
 	PublicURL       string        `env:"BILLOW_PUBLIC_URL" help:"The address links in emails and portal sessions point to."`
 	ShutdownTimeout time.Duration `default:"30s" env:"BILLOW_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may finish after SIGINT or SIGTERM."`
@@ -67,8 +68,13 @@ func (s *serveCmd) Run(env *runEnv) error {
 	}
 	baseURL := "http://" + listener.Addr().String()
 	operatorKey := "(from BILLOW_ADMIN_KEY)"
+	ingester := ingest.New(db, billow.SystemClock{})
 	if s.Demo {
-		if _, err := demo.Load(env.ctx, db, env.logger); err != nil {
+		var extensions []demo.Extension
+		if s.DemoUsageDays > 0 {
+			extensions = append(extensions, demo.Usage(ingester, billow.SystemClock{}, env.logger, s.DemoUsageDays))
+		}
+		if _, err := demo.Load(env.ctx, db, env.logger, extensions...); err != nil {
 			listener.Close()
 			return err
 		}
@@ -88,7 +94,7 @@ func (s *serveCmd) Run(env *runEnv) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
-		Ingester: ingest.New(db, billow.SystemClock{}),
+		Ingester: ingester,
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,

@@ -116,7 +116,8 @@ func (p *billowProcess) waitExit(t *testing.T) {
 func TestServeDemoAndGracefulShutdown(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			args := []string{"--demo", "--data-dir", t.TempDir()}
+			// Two days of demo usage, not 90: enough to load it, and the test stays quick.
+			args := []string{"--demo", "--demo-usage-days", "2", "--data-dir", t.TempDir()}
 			if engine == "postgres" {
 				args = append(args, "--database-url", storetest.Open(t, "postgres").URL)
 			}
@@ -191,6 +192,9 @@ func TestServeDemoAndGracefulShutdown(t *testing.T) {
 			p.waitExit(t)
 			if !strings.Contains(p.stderr.String(), "shutting down") || !strings.Contains(p.stderr.String(), "msg=stopped") {
 				t.Fatalf("no shutdown in the log:\n%s", p.stderr)
+			}
+			if log := p.stderr.String(); !strings.Contains(log, "demo usage loaded") || strings.Contains(log, "demo usage event rejected") {
+				t.Fatalf("demo usage not loaded, or not all accepted:\n%s", log)
 			}
 
 			// Restart on the same database: the demo is found, not created twice.
