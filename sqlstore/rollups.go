@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -590,4 +591,31 @@ func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, first
 	}
 	defer rows.Close()
 	return scanEvents(rows)
+}
+
+// RawReadRollups reads the rollup cells of some meters of an account in [from, to) and
+// returns how many there were: the limit a usage query is measured against.
+func (db *DB) RawReadRollups(ctx context.Context, accountID string, meters []string, from, to time.Time) (int, error) {
+	args := []any{accountID, from.UnixMicro(), to.UnixMicro()}
+	params := make([]string, len(meters))
+	for i, m := range meters {
+		args = append(args, m)
+		params[i] = fmt.Sprintf("$%d", len(args))
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT hour, app_id, units FROM usage_rollups WHERE account_id = $1
+		AND hour >= $2 AND hour < $3 AND meter IN (`+strings.Join(params, ", ")+`)`, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var hour, units int64
+		var app string
+		if err := rows.Scan(&hour, &app, &units); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, rows.Err()
 }

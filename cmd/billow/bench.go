@@ -28,6 +28,7 @@ import (
 type benchCmd struct {
 	Ingest benchIngestCmd `cmd:"" help:"HTTP batch ingest end to end, beside a raw batched insert of the same rows into the same table."`
 	Meters benchMetersCmd `cmd:"" help:"The meter engine on one core: sessionization and the concurrency sweep, beside sorting the same events."`
+	Trends benchTrendsCmd `cmd:"" help:"The usage trends query over 90 days of demo usage (10 million events), beside a raw read of the same rollup cells."`
 }
 
 type benchIngestCmd struct {
