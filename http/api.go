@@ -33,6 +33,7 @@ func (s *Server) registerAPI() {
 	s.registerMembers()
 	s.registerCatalog()
 	s.registerEvents()
+	s.registerUsage()
 }
 
 // register adds an operation whose handler's errors become problems.

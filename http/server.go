@@ -51,6 +51,10 @@ type Store interface {
 
 	Catalog(ctx context.Context, key string, version int64) (*catalog.Catalog, sqlstore.CatalogVersion, error)
 	CatalogVersions(ctx context.Context, key string) ([]sqlstore.CatalogVersion, error)
+
+	Usage(ctx context.Context, in billow.UsageQueryInput) (*billow.UsageResult, error)
+	UsageTrends(ctx context.Context, in billow.UsageTrendsInput) (*billow.UsageTrends, error)
+	UsageSummary(ctx context.Context, in billow.UsageSummaryInput) (*billow.UsageSummary, error)
 }
 
 // Config wires a Server.

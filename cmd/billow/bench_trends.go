@@ -110,7 +110,9 @@ func (c *benchTrendsCmd) Run(env *runEnv) error {
 	for i, a := range d.Accounts { // one loader per account: they touch no common stream
 		spec := specs[a.ID]
 		spec.Scale = scale
-		wg.Go(func() { errs[i] = benchLoad(ctx, ingester, demo.UsageEvents(spec, benchDemoUsageSeed, now, days), &stored) })
+		wg.Go(func() {
+			errs[i] = benchLoad(ctx, ingester, demo.UsageEvents(spec, benchDemoUsageSeed, now, days), &stored)
+		})
 	}
 	wg.Wait()
 	close(done)
