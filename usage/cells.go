@@ -68,6 +68,7 @@ func units(m *catalog.Meter, q decimal.Decimal) (int64, error) {
 // (see Combination), so they do not go through Merge.
 func ExtremeDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error) {
 	byHour := eventsByHour(events)
+	hours := sortedHours(byHour)
 	var out []Delta
 	for i := range cat.Meters {
 		m := &cat.Meters[i]
@@ -75,34 +76,27 @@ func ExtremeDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error) 
 		if c != CombineMin && c != CombineMax && c != CombineLatest {
 			continue
 		}
-		rm := rollupMeter(m)
-		filters := meter.FiltersOf(m.Filters)
-		for _, h := range sortedHours(byHour) {
-			groups, err := meter.Aggregate(rm, byHour[h], h, h+HourMicros)
-			if err != nil {
-				return nil, err
-			}
-			for _, g := range groups {
-				u, err := units(m, g.Quantity)
-				if err != nil {
-					return nil, err
-				}
-				d := Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: u}
-				if c == CombineLatest {
-					// The time of the group's latest value, so that a later batch's value
-					// replaces it and an earlier one does not.
-					for _, e := range byHour[h] {
-						if !slices.Contains(m.EventTypes, e.Type) || !matches(&e, filters) || !inGroup(&e, rm.GroupBy, g.Group) {
-							continue
-						}
-						if _, ok, _ := e.Number(m.Field); ok {
-							d.AtMicros = max(d.AtMicros, e.TimeMicros)
-						}
+		var finish func(d *Delta, hourEvents []meter.Event, group []string)
+		if c == CombineLatest {
+			// The time of the group's latest value, so that a later batch's value replaces
+			// it and an earlier one does not.
+			rm, filters := rollupMeter(m), meter.FiltersOf(m.Filters)
+			finish = func(d *Delta, hourEvents []meter.Event, group []string) {
+				for _, e := range hourEvents {
+					if !slices.Contains(m.EventTypes, e.Type) || !matches(&e, filters) || !inGroup(&e, rm.GroupBy, group) {
+						continue
+					}
+					if _, ok, _ := e.Number(m.Field); ok {
+						d.AtMicros = max(d.AtMicros, e.TimeMicros)
 					}
 				}
-				out = append(out, d)
 			}
 		}
+		d, err := hourlyDeltas(m, byHour, hours, finish)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
 	}
 	return out, nil
 }

@@ -147,20 +147,11 @@ func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error)
 		m := &cat.Meters[i]
 		switch m.Aggregation {
 		case catalog.AggregationCount, catalog.AggregationSum:
-			rm := rollupMeter(m)
-			for _, h := range hours {
-				groups, err := meter.Aggregate(rm, byHour[h], h, h+HourMicros)
-				if err != nil {
-					return nil, err
-				}
-				for _, g := range groups {
-					u, err := units(m, g.Quantity)
-					if err != nil {
-						return nil, err
-					}
-					out = append(out, Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: u})
-				}
+			d, err := hourlyDeltas(m, byHour, hours, nil)
+			if err != nil {
+				return nil, err
 			}
+			out = append(out, d...)
 		case catalog.AggregationProviderCost:
 			filters := meter.FiltersOf(m.Filters)
 			rm := rollupMeter(m)
@@ -181,6 +172,31 @@ func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error)
 		}
 	}
 	return Merge(out), nil
+}
+
+// hourlyDeltas aggregates a meter over the events of each hour, one delta per app and
+// group; each is passed to finish, when given, with the hour's events of its group.
+func hourlyDeltas(m *catalog.Meter, byHour map[int64][]meter.Event, hours []int64, finish func(d *Delta, hourEvents []meter.Event, group []string)) ([]Delta, error) {
+	rm := rollupMeter(m)
+	var out []Delta
+	for _, h := range hours {
+		groups, err := meter.Aggregate(rm, byHour[h], h, h+HourMicros)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			u, err := units(m, g.Quantity)
+			if err != nil {
+				return nil, err
+			}
+			d := Delta{Meter: m.Key, AppID: g.Group[0], Group: groupText(rm.GroupBy, g.Group), HourMicros: h, Units: u}
+			if finish != nil {
+				finish(&d, byHour[h], g.Group)
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 func matches(e *meter.Event, filters []meter.Filter) bool {

@@ -47,26 +47,11 @@ type benchResult struct {
 func (c *benchIngestCmd) Run(env *runEnv) error {
 	ctx := env.ctx
 	batches := max(1, c.Events/billow.EventBatchMax)
-	dbURL, cleanup, err := benchDatabase(ctx, c.DatabaseURL)
+	db, cleanup, err := benchStore(ctx, c.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: dbURL})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	data, err := catalog.Example("credits-platform")
-	if err != nil {
-		return err
-	}
-	if _, _, err := db.SyncCatalog(ctx, "credits-platform", data); err != nil {
-		return err
-	}
 	var accounts [2]*billow.Account
 	for i, ext := range []string{"bench-http", "bench-raw"} {
 		if accounts[i], err = db.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: ext, Name: ext, Catalog: "credits-platform"}); err != nil {
@@ -162,6 +147,36 @@ func (c *benchIngestCmd) Run(env *runEnv) error {
 	fmt.Fprintf(env.stdout, "batch latency: p50 %s, p99 %s (%d batches)\n",
 		latencies[len(latencies)/2].Round(time.Microsecond), latencies[len(latencies)*99/100].Round(time.Microsecond), batches)
 	return nil
+}
+
+// benchStore opens a fresh, migrated store (see benchDatabase) with the shipped catalogs;
+// cleanup closes and removes it.
+func benchStore(ctx context.Context, databaseURL string) (*sqlstore.DB, func(), error) {
+	dbURL, removeDatabase, err := benchDatabase(ctx, databaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: dbURL})
+	if err != nil {
+		removeDatabase()
+		return nil, nil, err
+	}
+	cleanup := func() { db.Close(); removeDatabase() }
+	if err := db.Migrate(ctx); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	for _, name := range catalog.ExampleNames() {
+		data, err := catalog.Example(name)
+		if err == nil {
+			_, _, err = db.SyncCatalog(ctx, name, data)
+		}
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+	}
+	return db, cleanup, nil
 }
 
 func printBench(env *runEnv, results []benchResult) {

@@ -15,7 +15,6 @@ import (
 	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/demo"
 	"github.com/billowhq/billow/ingest"
-	"github.com/billowhq/billow/sqlstore"
 )
 
 type benchTrendsCmd struct {
@@ -36,28 +35,11 @@ func (c *benchTrendsCmd) Run(env *runEnv) error {
 		return fmt.Errorf("bench trends: --events must be at least 1,000 and --queries at least 10")
 	}
 	ctx := env.ctx
-	dbURL, cleanup, err := benchDatabase(ctx, c.DatabaseURL)
+	db, cleanup, err := benchStore(ctx, c.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	db, err := sqlstore.Open(ctx, sqlstore.Config{URL: dbURL})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	for _, name := range catalog.ExampleNames() {
-		data, err := catalog.Example(name)
-		if err != nil {
-			return err
-		}
-		if _, _, err := db.SyncCatalog(ctx, name, data); err != nil {
-			return err
-		}
-	}
 	d, err := demo.Load(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
