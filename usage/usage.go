@@ -1,13 +1,17 @@
 // Package usage owns the hourly rollups that usage queries read instead of raw events:
 // which cells (account, meter, app, group, UTC hour) a batch of newly stored events
-// changes, and by how much. It is pure: the store gives it events and applies its
-// deltas in the transaction that stores the events, so rollups count each event once.
+// changes and how (Combination), the clusters billing sessions are kept in, and the
+// windows a usage query is bucketed into in an account's time zone. It is pure: the store
+// gives it events and applies its deltas in the transaction that stores the events, so
+// rollups count each event once.
 //
-// Additive meters (count, sum, provider_cost) change by the new events' contribution.
-// Billing sessions are not additive: one message can extend a conversation by a block,
-// or join two conversations; so the sessions of each touched stream are computed from
-// its events before and after the batch, and the difference is the delta. Both give the
-// same rollups as computing everything from scratch, in any arrival order.
+// Additive meters (count, sum, provider_cost) change by the new events' contribution; min,
+// max and latest cells combine with the stored value; distinct values are inserted once.
+// Billing sessions are not additive: one message can extend a conversation by a block, or
+// join two conversations; so the clusters of each touched stream are merged with the new
+// events and the difference in their sessions is the delta. Concurrency peaks are
+// recomputed for the hours new events can reach. All give the same rollups as computing
+// everything from scratch, in any arrival order.
 package usage
 
 import (
