@@ -24,6 +24,15 @@ func Example(name string) ([]byte, error) {
 	return examples.ReadFile("examples/" + name + ".yaml")
 }
 
+// ParseExample returns a shipped catalog, parsed.
+func ParseExample(name string) (*Catalog, error) {
+	data, err := Example(name)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(name, data)
+}
+
 // ExampleNames returns the names of the shipped catalogs, sorted.
 func ExampleNames() []string {
 	entries, err := fs.ReadDir(examples, "examples")

@@ -98,7 +98,7 @@ func Usage(ingester Ingester, clock billow.Clock, logger *slog.Logger, days int)
 			cat, ok := catalogs[a.Catalog]
 			if !ok {
 				var err error
-				if cat, err = shippedCatalog(a.Catalog); err != nil {
+				if cat, err = catalog.ParseExample(a.Catalog); err != nil {
 					logger.Warn("demo usage skipped: the account's catalog is not a shipped example", "account", a.ExternalID, "error", err)
 					continue
 				}
@@ -168,15 +168,6 @@ func loadUsage(ctx context.Context, ingester Ingester, clock billow.Clock, logge
 	logger.Info("demo usage loaded", "account", account, "events", sent, "accepted", accepted, "duplicates", duplicates,
 		"rejected", rejected, "took", clock.Now().Sub(started).Round(time.Millisecond))
 	return nil
-}
-
-// shippedCatalog parses a catalog shipped with Billow: the demo accounts are on them.
-func shippedCatalog(key string) (*catalog.Catalog, error) {
-	data, err := catalog.Example(key)
-	if err != nil {
-		return nil, err
-	}
-	return catalog.Parse(key, data)
 }
 
 // localDaysBetween counts the calendar days from from's day to to's day in loc.

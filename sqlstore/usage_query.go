@@ -36,8 +36,8 @@ func (db *DB) Usage(ctx context.Context, in billow.UsageQueryInput) (*billow.Usa
 	if err != nil {
 		return nil, err
 	}
-	m := meterOf(q.cat, in.Meter)
-	if m == nil {
+	m, ok := q.cat.Meter(in.Meter)
+	if !ok {
 		return nil, billow.FieldErrorf(billow.CodeUnknownMeter, "meter", "catalog %s version %d has no meter %q",
 			q.account.Catalog, q.account.CatalogVersion, in.Meter)
 	}
@@ -118,8 +118,8 @@ func (db *DB) UsageTrends(ctx context.Context, in billow.UsageTrendsInput) (*bil
 		{trendsVoiceSessions, func(b *billow.TrendsBucket, q *billow.Quantity) { b.VoiceSessions = q }},
 		{trendsAgentCount, func(b *billow.TrendsBucket, q *billow.Quantity) { b.AgentCount = q }},
 	} {
-		m := meterOf(q.cat, metric.key)
-		if m == nil {
+		m, ok := q.cat.Meter(metric.key)
+		if !ok {
 			continue // a catalog without the meter: the field is absent, not a made-up 0
 		}
 		if metric.key == trendsAgentCount && (q.account.Type == billow.AccountEnterprise || (q.appID != "" && !usage.CellsByApp(m))) {
@@ -212,15 +212,6 @@ func (db *DB) usageScope(ctx context.Context, accountRef, appRef string) (*usage
 		q.appID = app.ID
 	}
 	return q, nil
-}
-
-func meterOf(cat *catalog.Catalog, key string) *catalog.Meter {
-	for i := range cat.Meters {
-		if cat.Meters[i].Key == key {
-			return &cat.Meters[i]
-		}
-	}
-	return nil
 }
 
 // denseSeries returns one value per bucket of an ungrouped series. A bucket with no cell

@@ -13,11 +13,7 @@ import (
 
 func sessionsMeter(t *testing.T) *catalog.Meter {
 	t.Helper()
-	data, err := catalog.Example("ai-for-service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := catalog.Parse("ai-for-service", data)
+	c, err := catalog.ParseExample("ai-for-service")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +88,7 @@ func TestClustersMergeLikeTheEngine(t *testing.T) {
 // TestPeakRanges checks the hours an agent event can change: from its own to the one
 // holding its time plus the heartbeat timeout, joined where they touch.
 func TestPeakRanges(t *testing.T) {
-	data, _ := catalog.Example("ai-for-service")
-	c, err := catalog.Parse("ai-for-service", data)
+	c, err := catalog.ParseExample("ai-for-service")
 	if err != nil {
 		t.Fatal(err)
 	}

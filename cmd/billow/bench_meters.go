@@ -26,11 +26,7 @@ func (c *benchMetersCmd) Run(env *runEnv) error {
 	}
 	prev := runtime.GOMAXPROCS(1) // per core: the engine is single-threaded
 	defer runtime.GOMAXPROCS(prev)
-	data, err := catalog.Example("ai-for-service")
-	if err != nil {
-		return err
-	}
-	cat, err := catalog.Parse("ai-for-service", data)
+	cat, err := catalog.ParseExample("ai-for-service")
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/billowhq/billow"
-	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/demo"
 	"github.com/billowhq/billow/ingest"
 )
@@ -49,11 +48,7 @@ func (c *benchTrendsCmd) Run(env *runEnv) error {
 	specs := map[string]demo.UsageSpec{}
 	perUnitScale := 0
 	for _, a := range d.Accounts {
-		data, err := catalog.Example(a.Catalog)
-		if err != nil {
-			return err
-		}
-		cat, err := catalog.Parse(a.Catalog, data)
+		cat, err := db.AccountCatalog(ctx, a)
 		if err != nil {
 			return err
 		}
