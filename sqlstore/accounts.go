@@ -61,8 +61,9 @@ func (db *DB) CreateAccount(ctx context.Context, in billow.CreateAccountInput) (
 		return nil, err
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		// A new account has no usage, so its day cells are complete from the start.
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`, usage_days_zone)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $6)`,
 			a.ID, a.ExternalID, a.Name, string(a.Type), a.Currency, a.Timezone, a.Catalog, a.CatalogVersion, a.Plan,
 			contact, metadata, billow.TimeMicros(now), billow.TimeMicros(now))
 		return err
@@ -107,7 +108,8 @@ func (db *DB) ListAccounts(ctx context.Context, f AccountFilter, page billow.Pag
 	return collectPage(rows, page.Limit, scanAccount)
 }
 
-// UpdateAccount changes the mutable fields of an account.
+// UpdateAccount changes the mutable fields of an account. A new time zone rebuilds the
+// account's day cells from its hourly ones, in the same transaction.
 //
 // Errors: validation_failed, not_found.
 func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAccountInput) (*billow.Account, error) {
@@ -123,6 +125,7 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 		if in.Name != nil {
 			a.Name = *in.Name
 		}
+		zoneChanged := in.Timezone != nil && *in.Timezone != a.Timezone
 		if in.Timezone != nil {
 			a.Timezone = *in.Timezone
 		}
@@ -139,8 +142,20 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE accounts SET name = $2, timezone = $3, billing_contact = $4, metadata = $5, updated_at = $6
 			WHERE id = $1`, a.ID, a.Name, a.Timezone, contact, metadata, billow.TimeMicros(a.UpdatedAt))
+		if err != nil {
+			return err
+		}
 		out = a
-		return err
+		if !zoneChanged {
+			return nil
+		}
+		// Days begin at another hour now. The row lock the UPDATE holds keeps ingest,
+		// which share-locks the account, from writing day cells in the old zone meanwhile.
+		cat, err := db.AccountCatalog(ctx, a)
+		if err != nil {
+			return err
+		}
+		return db.rebuildDays(ctx, sqlTxq{tx}, a.ID, cat, a.Timezone)
 	})
 	if err != nil {
 		return nil, err

@@ -126,15 +126,15 @@ func (db *DB) batchAccounts(ctx context.Context, tx *sql.Tx, events []billow.Usa
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, usage_closed_before, catalog, catalog_version FROM accounts WHERE id IN (`+db.params(1, len(ids))+`)`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, `+accountRefColumns+` FROM accounts WHERE id IN (`+db.params(1, len(ids))+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
-		var ref accountRef
-		if err := rows.Scan(&id, &ref.closedBefore, &ref.catalog, &ref.catalogVersion); err != nil {
+		ref, err := scanAccountRef(rows, &id)
+		if err != nil {
 			return nil, err
 		}
 		accounts[id] = ref

@@ -30,15 +30,15 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 	}
 	accounts := map[string]accountRef{}
 	// Share-locked so that billing cannot close a period between this read and the insert.
-	rows, err := tx.Query(ctx, `SELECT id, usage_closed_before, catalog, catalog_version FROM accounts WHERE id = ANY($1) FOR SHARE`,
+	rows, err := tx.Query(ctx, `SELECT id, `+accountRefColumns+` FROM accounts WHERE id = ANY($1) FOR SHARE`,
 		batchAccountIDs(events, todo))
 	if err != nil {
 		return nil, nil, err
 	}
 	for rows.Next() {
 		var id string
-		var ref accountRef
-		if err := rows.Scan(&id, &ref.closedBefore, &ref.catalog, &ref.catalogVersion); err != nil {
+		ref, err := scanAccountRef(rows, &id)
+		if err != nil {
 			rows.Close()
 			return nil, nil, err
 		}

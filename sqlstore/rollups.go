@@ -17,10 +17,6 @@ import (
 	"github.com/billowhq/billow/usage"
 )
 
-// rollupDeltasPerStatementMax keeps an upsert of deltas within both engines' parameter
-// limits (7 parameters a row).
-const rollupDeltasPerStatementMax = 1000
-
 // txq is a write transaction of either engine, for the code both ingest paths share.
 type txq interface {
 	query(ctx context.Context, q string, args ...any) (rowIter, error)
@@ -69,6 +65,30 @@ type accountRef struct {
 	closedBefore   int64
 	catalog        string
 	catalogVersion int64
+	timezone       string
+	daysZone       string // the zone its day cells follow; see days
+}
+
+// accountRefColumns are read into an accountRef by scanAccountRef.
+const accountRefColumns = `usage_closed_before, catalog, catalog_version, timezone, usage_days_zone`
+
+func scanAccountRef(s interface{ Scan(...any) error }, dest ...any) (accountRef, error) {
+	var ref accountRef
+	err := s.Scan(append(dest, &ref.closedBefore, &ref.catalog, &ref.catalogVersion, &ref.timezone, &ref.daysZone)...)
+	return ref, err
+}
+
+// days returns the day map the account's day cells are kept by, or nil when they are
+// not kept: usage stored before day cells existed, until `billow meters rebuild`.
+func (db *DB) days(ref accountRef) (*usage.Days, error) {
+	if ref.daysZone == "" || ref.daysZone != ref.timezone {
+		return nil, nil
+	}
+	loc, err := db.zone(ref.timezone)
+	if err != nil {
+		return nil, err
+	}
+	return usage.NewDays(loc), nil
 }
 
 // rollupLocks returns the PostgreSQL advisory lock keys a batch of one account needs
@@ -136,7 +156,12 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 				return err
 			}
 		}
-		deltas, err := db.applyCells(ctx, q, accountID, cat, fresh)
+		days, err := db.days(ref)
+		if err != nil {
+			return err
+		}
+		w := cellWriter{db: db, q: q, accountID: accountID, days: days}
+		deltas, err := w.applyCells(ctx, cat, fresh)
 		if err != nil {
 			return err
 		}
@@ -154,108 +179,13 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 				if err != nil {
 					return err
 				}
-				if err := db.recomputePeaks(ctx, q, accountID, m, ranges); err != nil {
+				if err := w.recomputePeaks(ctx, m, ranges); err != nil {
 					return err
 				}
 			}
 		}
-		deltas = usage.Merge(deltas)
-		if err := db.upsertRollups(ctx, q, accountID, usage.CombineAdd, deltas); err != nil {
+		if err := w.write(ctx, usage.CombineAdd, usage.Merge(deltas)); err != nil {
 			return err
-		}
-		if err := db.dropEmptiedCells(ctx, q, accountID, deltas); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// dropEmptiedCells deletes the additive cells that negative deltas (sessions that moved
-// to another app or hour) brought to zero: an empty cell is no usage, and a rebuild
-// would not make it.
-func (db *DB) dropEmptiedCells(ctx context.Context, q txq, accountID string, deltas []usage.Delta) error {
-	var taken []usage.Delta
-	for _, d := range deltas {
-		if d.Units < 0 {
-			taken = append(taken, d)
-		}
-	}
-	for chunk := range slices.Chunk(taken, rollupDeltasPerStatementMax) {
-		var b strings.Builder
-		b.WriteString(`DELETE FROM usage_rollups WHERE account_id = ` + db.params(1, 1) + ` AND units = 0 AND (meter, app_id, grp, hour) IN (VALUES `)
-		args := make([]any, 0, 1+len(chunk)*4)
-		args = append(args, accountID)
-		for k, d := range chunk {
-			if k > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(db.typedRow(k*4+2, "TEXT", "TEXT", "TEXT", "BIGINT"))
-			args = append(args, d.Meter, d.AppID, d.Group, d.HourMicros)
-		}
-		b.WriteString(")")
-		if err := q.exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("rollups: %w", err)
-		}
-	}
-	return nil
-}
-
-// applyCells stores what events bring to the cells of every meter that needs nothing
-// but the events themselves: min, max and latest cells and distinct values are written,
-// and the additive deltas returned for the caller to add with its session deltas.
-func (db *DB) applyCells(ctx context.Context, q txq, accountID string, cat *catalog.Catalog, events []meter.Event) ([]usage.Delta, error) {
-	additive, err := usage.AdditiveDeltas(cat, events)
-	if err != nil {
-		return nil, err
-	}
-	extremes, err := usage.ExtremeDeltas(cat, events)
-	if err != nil {
-		return nil, err
-	}
-	byCombination := map[usage.Combination][]usage.Delta{}
-	for _, d := range extremes {
-		m, _ := cat.Meter(d.Meter)
-		c := usage.CombinationOf(m)
-		byCombination[c] = append(byCombination[c], d)
-	}
-	for _, c := range []usage.Combination{usage.CombineMin, usage.CombineMax, usage.CombineLatest} {
-		if err := db.upsertRollups(ctx, q, accountID, c, byCombination[c]); err != nil {
-			return nil, err
-		}
-	}
-	if err := db.insertUniques(ctx, q, accountID, usage.UniqueValues(cat, events)); err != nil {
-		return nil, err
-	}
-	return additive, nil
-}
-
-// peakRangeHoursMax bounds the hours one recomputation of peaks reads events for, so
-// that a backfill over months reads them a week at a time.
-const peakRangeHoursMax = 7 * 24
-
-// recomputePeaks replaces a concurrency meter's cells in the given hours with peaks
-// computed from the events that decide them. On PostgreSQL the caller holds the meter's
-// lock (see rollupLocks).
-func (db *DB) recomputePeaks(ctx context.Context, q txq, accountID string, m *catalog.Meter, ranges []usage.HourRange) error {
-	lookback := usage.PeakLookbackMicros(m)
-	for _, r := range ranges {
-		for from := r.FromMicros; from < r.ToMicros; from += peakRangeHoursMax * usage.HourMicros {
-			part := usage.HourRange{FromMicros: from, ToMicros: min(r.ToMicros, from+peakRangeHoursMax*usage.HourMicros)}
-			events, err := db.eventsOfTypes(ctx, q, accountID, m.EventTypes, part.FromMicros-lookback, part.ToMicros)
-			if err != nil {
-				return err
-			}
-			deltas, err := usage.PeakDeltas(m, events, part)
-			if err != nil {
-				return err
-			}
-			if err := q.exec(ctx, `DELETE FROM usage_rollups WHERE account_id = `+db.params(1, 1)+` AND meter = `+db.params(2, 1)+
-				` AND hour >= `+db.params(3, 1)+` AND hour < `+db.params(4, 1), accountID, m.Key, part.FromMicros, part.ToMicros); err != nil {
-				return err
-			}
-			if err := db.upsertRollups(ctx, q, accountID, usage.CombinePeak, deltas); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -294,69 +224,6 @@ func lockKey(parts ...string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(strings.Join(parts, "\x00")))
 	return int64(h.Sum64())
-}
-
-// upsertRollups writes deltas to the account's rollup cells, combining each with the
-// cell already stored as its meter's combination says.
-func (db *DB) upsertRollups(ctx context.Context, q txq, accountID string, c usage.Combination, deltas []usage.Delta) error {
-	least, greatest := "LEAST", "GREATEST"
-	if db.dialect == SQLite {
-		least, greatest = "MIN", "MAX" // SQLite's scalar forms
-	}
-	var combine string
-	switch c {
-	case usage.CombineAdd:
-		combine = `units = usage_rollups.units + excluded.units`
-	case usage.CombineMin:
-		combine = `units = ` + least + `(usage_rollups.units, excluded.units)`
-	case usage.CombineMax:
-		combine = `units = ` + greatest + `(usage_rollups.units, excluded.units)`
-	case usage.CombineLatest:
-		combine = `units = CASE WHEN (excluded.at_us, excluded.units) > (usage_rollups.at_us, usage_rollups.units)
-			THEN excluded.units ELSE usage_rollups.units END, at_us = ` + greatest + `(usage_rollups.at_us, excluded.at_us)`
-	case usage.CombinePeak:
-		combine = `units = excluded.units` // the range was emptied first; peaks replace
-	default:
-		return fmt.Errorf("rollups: combination %d has no cells in usage_rollups", c)
-	}
-	for chunk := range slices.Chunk(deltas, rollupDeltasPerStatementMax) {
-		rows := make([][]any, len(chunk))
-		for k, d := range chunk {
-			rows[k] = []any{d.Meter, d.AppID, d.Group, d.HourMicros, d.Units, d.AtMicros}
-		}
-		set, args := db.rowSet(1, rollupColumns, rows)
-		args = append(args, accountID)
-		// WHERE true: SQLite would read ON CONFLICT as part of the SELECT's join.
-		if err := q.exec(ctx, fmt.Sprintf(`INSERT INTO usage_rollups (account_id, meter, app_id, grp, hour, units, at_us)
-			SELECT $%d, meter, app_id, grp, hour, units, at_us FROM %s AS d WHERE true
-			ON CONFLICT (account_id, meter, hour, app_id, grp) DO UPDATE SET %s`, len(args), set, combine), args...); err != nil {
-			return fmt.Errorf("rollups: %w", err)
-		}
-	}
-	return nil
-}
-
-var rollupColumns = []rowSetColumn{{"meter", "TEXT"}, {"app_id", "TEXT"}, {"grp", "TEXT"}, {"hour", "BIGINT"}, {"units", "BIGINT"}, {"at_us", "BIGINT"}}
-
-// insertUniques stores distinct values of unique_count meters; known ones are skipped.
-func (db *DB) insertUniques(ctx context.Context, q txq, accountID string, uniques []usage.Unique) error {
-	for chunk := range slices.Chunk(uniques, rollupDeltasPerStatementMax) {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO usage_uniques (account_id, meter, app_id, grp, hour, value) VALUES `)
-		args := make([]any, 0, len(chunk)*6)
-		for k, u := range chunk {
-			if k > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(" + db.params(k*6+1, 6) + ")")
-			args = append(args, accountID, u.Meter, u.AppID, u.Group, u.HourMicros, u.Value)
-		}
-		b.WriteString(` ON CONFLICT DO NOTHING`)
-		if err := q.exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("unique values: %w", err)
-		}
-	}
-	return nil
 }
 
 // scanEvents reads every row of eventColumns.
@@ -417,9 +284,19 @@ type RollupCell struct {
 	Units      int64
 }
 
-// AllRollups returns every rollup cell of an account, for comparisons.
+// AllRollups returns every hourly rollup cell of an account, for comparisons.
 func (db *DB) AllRollups(ctx context.Context, accountID string) ([]RollupCell, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, units FROM usage_rollups
+	return db.allCells(ctx, hourCells, accountID)
+}
+
+// AllDayCells returns every day cell of an account, for comparisons; HourMicros is the
+// first hour of the day.
+func (db *DB) AllDayCells(ctx context.Context, accountID string) ([]RollupCell, error) {
+	return db.allCells(ctx, dayCells, accountID)
+}
+
+func (db *DB) allCells(ctx context.Context, table, accountID string) ([]RollupCell, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, units FROM `+table+`
 		WHERE account_id = $1 ORDER BY meter, hour, app_id, grp`, accountID)
 	if err != nil {
 		return nil, err
@@ -436,9 +313,20 @@ type UniqueValue struct {
 	Value      string
 }
 
-// AllUniqueValues returns every distinct value stored for an account, for comparisons.
+// AllUniqueValues returns every distinct value stored for an account per hour, for
+// comparisons.
 func (db *DB) AllUniqueValues(ctx context.Context, accountID string) ([]UniqueValue, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, value FROM usage_uniques
+	return db.allUniques(ctx, hourUniques, accountID)
+}
+
+// AllDayUniqueValues returns every distinct value stored for an account per day, for
+// comparisons; HourMicros is the first hour of the day.
+func (db *DB) AllDayUniqueValues(ctx context.Context, accountID string) ([]UniqueValue, error) {
+	return db.allUniques(ctx, dayUniques, accountID)
+}
+
+func (db *DB) allUniques(ctx context.Context, table, accountID string) ([]UniqueValue, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT meter, app_id, grp, hour, value FROM `+table+`
 		WHERE account_id = $1 ORDER BY meter, grp, hour, app_id, value`, accountID)
 	if err != nil {
 		return nil, err
@@ -455,17 +343,16 @@ func (db *DB) AllUniqueValues(ctx context.Context, accountID string) ([]UniqueVa
 	return out, rows.Err()
 }
 
-// RebuildRollups recomputes an account's rollups and session clusters from its raw
-// events, in one transaction, and returns how many events it read. Events are read in pages ordered by
+// RebuildRollups recomputes an account's rollups (hourly, then day cells from them) and
+// session clusters from its raw events, in one transaction, and returns how many events
+// it read. Events are read in pages ordered by
 // stream, so a session stream is complete once the next stream begins; memory stays
 // bounded by rebuildChunkEvents plus the largest stream.
 func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, error) {
 	var read int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		q := sqlTxq{tx}
-		var ref accountRef
-		err := tx.QueryRowContext(ctx, `SELECT usage_closed_before, catalog, catalog_version FROM accounts WHERE id = $1`, accountID).
-			Scan(&ref.closedBefore, &ref.catalog, &ref.catalogVersion)
+		ref, err := scanAccountRef(tx.QueryRowContext(ctx, `SELECT `+accountRefColumns+` FROM accounts WHERE id = $1`, accountID))
 		if err == sql.ErrNoRows {
 			return billow.NotFound("account", accountID)
 		}
@@ -476,11 +363,12 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 		if err != nil {
 			return err
 		}
-		for _, table := range []string{"usage_rollups", "usage_uniques", "session_clusters"} {
+		for _, table := range []string{hourCells, hourUniques, "session_clusters"} {
 			if err := q.exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, accountID); err != nil {
 				return err
 			}
 		}
+		w := cellWriter{db: db, q: q, accountID: accountID} // hourly cells; the days follow from them
 		// sessionDeltas computes the sessions of complete streams and stores their clusters.
 		sessionDeltas := func(events []meter.Event, raw []billow.UsageEvent) ([]usage.Delta, error) {
 			var out []usage.Delta
@@ -541,7 +429,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 				pending = append(pending, me)
 				pendingRaw = append(pendingRaw, page[i])
 			}
-			deltas, err := db.applyCells(ctx, q, accountID, cat, all)
+			deltas, err := w.applyCells(ctx, cat, all)
 			if err != nil {
 				return err
 			}
@@ -558,7 +446,7 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 			if err != nil {
 				return err
 			}
-			if err := db.upsertRollups(ctx, q, accountID, usage.CombineAdd, usage.Merge(append(deltas, d...))); err != nil {
+			if err := w.write(ctx, usage.CombineAdd, usage.Merge(append(deltas, d...))); err != nil {
 				return err
 			}
 		}
@@ -566,16 +454,16 @@ func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, erro
 		if err != nil {
 			return err
 		}
-		if err := db.upsertRollups(ctx, q, accountID, usage.CombineAdd, d); err != nil {
+		if err := w.write(ctx, usage.CombineAdd, d); err != nil {
 			return err
 		}
 		for i := range cat.Meters {
 			m := &cat.Meters[i]
-			if err := db.recomputePeaks(ctx, q, accountID, m, peakRanges[m.Key]); err != nil {
+			if err := w.recomputePeaks(ctx, m, peakRanges[m.Key]); err != nil {
 				return err
 			}
 		}
-		return nil
+		return db.rebuildDays(ctx, q, accountID, cat, ref.timezone)
 	})
 	return read, err
 }
@@ -593,16 +481,20 @@ func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, first
 	return scanEvents(rows)
 }
 
-// RawReadRollups reads the rollup cells of some meters of an account in [from, to) and
-// returns how many there were: the limit a usage query is measured against.
-func (db *DB) RawReadRollups(ctx context.Context, accountID string, meters []string, from, to time.Time) (int, error) {
+// RawReadRollups reads the hourly or day cells of some meters of an account in
+// [from, to) and returns how many there were: the limit a usage query is measured against.
+func (db *DB) RawReadRollups(ctx context.Context, accountID string, meters []string, from, to time.Time, daily bool) (int, error) {
+	table := hourCells
+	if daily {
+		table = dayCells
+	}
 	args := []any{accountID, from.UnixMicro(), to.UnixMicro()}
 	params := make([]string, len(meters))
 	for i, m := range meters {
 		args = append(args, m)
 		params[i] = fmt.Sprintf("$%d", len(args))
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT hour, app_id, units FROM usage_rollups WHERE account_id = $1
+	rows, err := db.read.QueryContext(ctx, `SELECT hour, app_id, units FROM `+table+` WHERE account_id = $1
 		AND hour >= $2 AND hour < $3 AND meter IN (`+strings.Join(params, ", ")+`)`, args...)
 	if err != nil {
 		return 0, err

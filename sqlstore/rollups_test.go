@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,13 +18,16 @@ import (
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore"
 	"github.com/billowhq/billow/sqlstore/storetest"
+	"github.com/billowhq/billow/usage"
 )
 
 // rollupScenario is one day of an account on the ai-for-service catalog with a parent
 // app (support) and a linked app (billing), and the rollups it must produce.
 func rollupScenario(t *testing.T, env *storetest.Env, externalID string) (*billow.Account, map[string]string, []ingest.CloudEvent) {
 	t.Helper()
-	a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: externalID, Name: "Northwind", Catalog: "ai-for-service", Plan: "advanced"})
+	// Kolkata's days begin at 18:00 UTC in the cells, so the day splits in two day cells.
+	a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: externalID, Name: "Northwind", Catalog: "ai-for-service",
+		Plan: "advanced", Timezone: "Asia/Kolkata"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +193,7 @@ func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
 			if diff := cmp.Diff(wantUniques, uniques); diff != "" {
 				t.Fatalf("seed %d, round %d: unique values differ (-want +got):\n%s", seed, round, diff)
 			}
+			dayCellsDerived(t, env, a.ID)
 		}
 		read, err := env.DB.RebuildRollups(ctx, a.ID)
 		if err != nil || read != int64(len(events)) {
@@ -208,6 +213,96 @@ func rollupsEqualRebuilt(t *testing.T, env *storetest.Env, seed uint64) {
 		if diff := cmp.Diff(wantUniques, uniques); diff != "" {
 			t.Fatalf("seed %d: rebuilt unique values differ (-want +got):\n%s", seed, diff)
 		}
+		dayCellsDerived(t, env, a.ID)
+		// Another zone: the day cells begin at other hours, rebuilt with the account.
+		if _, err := env.DB.UpdateAccount(ctx, a.ID, billow.UpdateAccountInput{Timezone: ptr("America/New_York")}); err != nil {
+			t.Fatal(err)
+		}
+		dayCellsDerived(t, env, a.ID)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// dayCellsDerived checks that an account's day cells are its hourly cells combined per
+// local day of its time zone, and its day unique values those of its hours. Latest
+// meters are left out: their hourly cells are read without the time of their value.
+func dayCellsDerived(t *testing.T, env *storetest.Env, accountID string) {
+	t.Helper()
+	a, err := env.DB.Account(ctx, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := env.DB.AccountCatalog(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := time.LoadLocation(a.Timezone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourly, err := env.DB.AllRollups(ctx, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byMeter := map[string][]usage.Delta{}
+	for _, c := range hourly {
+		byMeter[c.Meter] = append(byMeter[c.Meter], usage.Delta{Meter: c.Meter, AppID: c.AppID, Group: c.Group, HourMicros: c.HourMicros, Units: c.Units})
+	}
+	var want []sqlstore.RollupCell
+	for key, deltas := range byMeter {
+		m, ok := cat.Meter(key)
+		if !ok || usage.CombinationOf(m) == usage.CombineLatest {
+			continue
+		}
+		days, err := usage.DayDeltas(usage.CombinationOf(m), deltas, usage.NewDays(loc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range days {
+			want = append(want, sqlstore.RollupCell{Meter: d.Meter, AppID: d.AppID, Group: d.Group, HourMicros: d.HourMicros, Units: d.Units})
+		}
+	}
+	got, err := env.DB.AllDayCells(ctx, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = slices.DeleteFunc(got, func(c sqlstore.RollupCell) bool {
+		m, ok := cat.Meter(c.Meter)
+		return ok && usage.CombinationOf(m) == usage.CombineLatest
+	})
+	order := func(a, b sqlstore.RollupCell) int {
+		return strings.Compare(fmt.Sprint(a.Meter, a.HourMicros, a.AppID, a.Group), fmt.Sprint(b.Meter, b.HourMicros, b.AppID, b.Group))
+	}
+	slices.SortFunc(want, order)
+	slices.SortFunc(got, order)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("day cells in %s differ from the hourly cells combined (-want +got):\n%s", a.Timezone, diff)
+	}
+	if len(got) == 0 {
+		t.Fatal("no day cells")
+	}
+	hourlyUniques, err := env.DB.AllUniqueValues(ctx, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var us []usage.Unique
+	for _, u := range hourlyUniques {
+		us = append(us, usage.Unique{Meter: u.Meter, AppID: u.AppID, Group: u.Group, HourMicros: u.HourMicros, Value: u.Value})
+	}
+	var wantUniques []sqlstore.UniqueValue
+	for _, u := range usage.DayUniques(us, usage.NewDays(loc)) {
+		wantUniques = append(wantUniques, sqlstore.UniqueValue{Meter: u.Meter, AppID: u.AppID, Group: u.Group, HourMicros: u.HourMicros, Value: u.Value})
+	}
+	slices.SortFunc(wantUniques, func(a, b sqlstore.UniqueValue) int {
+		return strings.Compare(fmt.Sprint(a.Meter, a.Group, a.HourMicros, a.AppID, a.Value), fmt.Sprint(b.Meter, b.Group, b.HourMicros, b.AppID, b.Value))
+	})
+	gotUniques, err := env.DB.AllDayUniqueValues(ctx, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantUniques, gotUniques); diff != "" {
+		t.Fatalf("day unique values in %s differ from the hourly ones (-want +got):\n%s", a.Timezone, diff)
 	}
 }
 
@@ -328,6 +423,18 @@ meters:
 			{"queue_max", "", "", h9, 7000}, {"queue_max", "", "", h10, 3000},
 			{"queue_min", "", "", h9, 2500}, {"queue_min", "", "", h10, 0},
 		}
+		d14 := day.UnixMicro() // the account is in UTC
+		wantDays := []sqlstore.RollupCell{{"queue_latest", "", "", d14, 3000}, {"queue_max", "", "", d14, 7000}, {"queue_min", "", "", d14, 0}}
+		checkDays := func(when string) {
+			t.Helper()
+			got, err := env.DB.AllDayCells(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantDays, got); diff != "" {
+				t.Fatalf("%s day cells differ (-want +got):\n%s", when, diff)
+			}
+		}
 		rng := rand.New(rand.NewPCG(3, 4))
 		for round := range 5 { // one event per batch, in a new order each round, into a fresh account's cells
 			if round > 0 {
@@ -343,6 +450,7 @@ meters:
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Fatalf("rebuilt cells differ (-want +got):\n%s", diff)
 				}
+				checkDays("rebuilt")
 			}
 			rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 			for _, e := range events {
@@ -358,7 +466,35 @@ meters:
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Fatalf("incremental cells differ (-want +got):\n%s", diff)
 				}
+				checkDays("incremental")
 			}
+		}
+	})
+}
+
+// TestDayCellEmptiedByAnEarlierMessage sends a conversation's second message first: its
+// one billing session begins on the second local day, then moves to the first when the
+// earlier message arrives. The second day's cell comes to zero and is dropped, as a
+// rebuild would leave none.
+func TestDayCellEmptiedByAnEarlierMessage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, _, _ := rollupScenario(t, env, "northwind") // Kolkata: day cells begin at 18:00 UTC
+		svc := ingest.New(env.DB, env.Clock)
+		for i, at := range []string{"2026-01-14T18:05:00Z", "2026-01-14T17:58:00Z"} {
+			e := ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprintf("m%d", i), Source: "gw", Type: "conversation.message",
+				Subject: "northwind", Time: at, Data: json.RawMessage(`{"app":"support","conversation":"late-night"}`)}
+			if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, []ingest.CloudEvent{e}); err != nil || len(res.Rejected) > 0 {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			dayCellsDerived(t, env, a.ID)
+		}
+		days, err := env.DB.AllDayCells(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstDay := time.Date(2026, 1, 13, 18, 0, 0, 0, time.UTC).UnixMicro()
+		if len(days) != 1 || days[0].HourMicros != firstDay || days[0].Units != 1 {
+			t.Fatalf("day cells %+v, want one session on the day that begins %d", days, firstDay)
 		}
 	})
 }

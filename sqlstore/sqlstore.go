@@ -73,6 +73,13 @@ type DB struct {
 
 	catalogsMu sync.Mutex                   // protects the following field
 	catalogs   map[catalogVersionKey]*entry // parsed catalog versions; immutable once stored
+
+	zonesMu sync.Mutex // protects the following field
+	zones   map[string]*time.Location
+
+	// hourlyOnly makes usage queries read hourly cells where day cells would do, so that
+	// tests can compare the two.
+	hourlyOnly bool
 }
 
 // Open opens the database named by cfg. It does not migrate: call Migrate.
@@ -83,7 +90,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = billow.SystemClock{}
 	}
-	db := &DB{logger: cfg.Logger, clock: cfg.Clock, catalogs: map[catalogVersionKey]*entry{}}
+	db := &DB{logger: cfg.Logger, clock: cfg.Clock, catalogs: map[catalogVersionKey]*entry{}, zones: map[string]*time.Location{}}
 	switch {
 	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
 		if err := db.openPostgres(ctx, cfg.URL); err != nil {

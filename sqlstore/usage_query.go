@@ -56,7 +56,7 @@ func (db *DB) Usage(ctx context.Context, in billow.UsageQueryInput) (*billow.Usa
 		return nil, err
 	}
 	values, err := db.usageSeries(ctx, seriesQuery{accountID: q.account.ID, meter: m, bounds: bounds,
-		hourly: in.Window == billow.UsageWindowHour, appID: q.appID, byApp: in.GroupByApp})
+		hourly: in.Window == billow.UsageWindowHour, appID: q.appID, byApp: in.GroupByApp, days: q.days})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (db *DB) UsageTrends(ctx context.Context, in billow.UsageTrendsInput) (*bil
 			continue
 		}
 		values, err := db.usageSeries(ctx, seriesQuery{accountID: q.account.ID, meter: m, bounds: bounds,
-			hourly: w == billow.UsageWindowHour, appID: q.appID})
+			hourly: w == billow.UsageWindowHour, appID: q.appID, days: q.days})
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +160,7 @@ func (db *DB) UsageSummary(ctx context.Context, in billow.UsageSummaryInput) (*b
 	out := &billow.UsageSummary{From: bounds[0], To: bounds[1], Timezone: q.account.Timezone, Meters: []billow.MeterUsage{}}
 	for i := range q.cat.Meters {
 		m := &q.cat.Meters[i]
-		values, err := db.usageSeries(ctx, seriesQuery{accountID: q.account.ID, meter: m, bounds: bounds})
+		values, err := db.usageSeries(ctx, seriesQuery{accountID: q.account.ID, meter: m, bounds: bounds, days: q.days})
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +183,8 @@ type usageScope struct {
 	account *billow.Account
 	cat     *catalog.Catalog
 	loc     *time.Location
-	appID   string // the app filter, resolved; "" for all apps
+	appID   string      // the app filter, resolved; "" for all apps
+	days    *usage.Days // the account's day cells follow loc; nil when they are not built
 }
 
 func (db *DB) usageScope(ctx context.Context, accountRef, appRef string) (*usageScope, error) {
@@ -195,12 +196,18 @@ func (db *DB) usageScope(ctx context.Context, accountRef, appRef string) (*usage
 	if err != nil {
 		return nil, err
 	}
-	loc, err := time.LoadLocation(a.Timezone)
+	loc, err := db.zone(a.Timezone)
 	if err != nil {
-		// Validated when stored; failing now means this binary's zone data lacks it.
-		return nil, fmt.Errorf("sqlstore: account %s: time zone %q: %w", a.ID, a.Timezone, err)
+		return nil, fmt.Errorf("sqlstore: account %s: %w", a.ID, err)
 	}
 	q := &usageScope{account: a, cat: cat, loc: loc}
+	var daysZone string
+	if err := db.read.QueryRowContext(ctx, `SELECT usage_days_zone FROM accounts WHERE id = $1`, a.ID).Scan(&daysZone); err != nil {
+		return nil, fmt.Errorf("sqlstore: account %s: %w", a.ID, err)
+	}
+	if daysZone == a.Timezone && !db.hourlyOnly {
+		q.days = usage.NewDays(loc)
+	}
 	if appRef != "" {
 		app, err := db.App(ctx, a.ID, appRef)
 		if billow.ErrorCode(err) == billow.CodeNotFound {
@@ -246,6 +253,8 @@ type seriesQuery struct {
 	hourly bool
 	appID  string // only this app; "" for all
 	byApp  bool   // one value per bucket and app
+	// days, when set, lets buckets that are whole local days be read from day cells.
+	days *usage.Days
 }
 
 // seriesValue is the combined units of a bucket (and app, when grouped by app).
@@ -267,7 +276,8 @@ type seriesValue struct {
 //   - unique (unique_count): COUNT(DISTINCT value) over the bucket's hours, in
 //     usage_uniques, so a value seen in many hours, groups or apps counts once.
 //
-// An hour bucket is its cell's hour; other buckets are found from their bounds, which
+// Buckets made of whole local days read day cells when the account's are built; others
+// read hourly cells. An hour bucket is its cell's hour; other buckets are found from their bounds, which
 // are integers made here (never input text) and so are written into the statement. Rows
 // are ordered by bucket, then app id.
 func (db *DB) usageSeries(ctx context.Context, q seriesQuery) ([]seriesValue, error) {
@@ -276,9 +286,16 @@ func (db *DB) usageSeries(ctx context.Context, q seriesQuery) ([]seriesValue, er
 		micros[i] = b.UnixMicro()
 	}
 	comb := usage.CombinationOf(q.meter)
-	table := "usage_rollups"
+	table := hourCells
 	if comb == usage.CombineUnique {
-		table = "usage_uniques"
+		table = hourUniques
+	}
+	if !q.hourly && q.days != nil && !slices.ContainsFunc(q.bounds, func(b time.Time) bool { return !q.days.IsDayStart(b) }) {
+		// Every bucket is whole days: read a cell per day instead of 24.
+		table = dayCells
+		if comb == usage.CombineUnique {
+			table = dayUniques
+		}
 	}
 	args := []any{q.accountID, q.meter.Key}
 	where := `r.account_id = $1 AND r.meter = $2`

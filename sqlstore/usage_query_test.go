@@ -10,6 +10,7 @@ import (
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/ingest"
+	"github.com/billowhq/billow/sqlstore"
 	"github.com/billowhq/billow/sqlstore/storetest"
 	"github.com/billowhq/billow/usage"
 )
@@ -322,8 +323,8 @@ func TestUsageQuery(t *testing.T) {
 			t.Errorf("New York fall back:\n got:\n%s\nwant:\n%s", got, want)
 		}
 		// Kolkata (+05:30): local midnight is 18:30 UTC, inside an hour the cells cannot split.
-		// The boundary moves to 18:00 UTC (23:30 local) and the answer says so: an event at
-		// 23:40 local on the 10th counts in the bucket that begins at 23:30 that day.
+		// The boundaries, to as well, move to 18:00 UTC (23:30 local) and the answer says so:
+		// an event at 23:40 local on the 10th counts in the bucket that begins at 23:30 that day.
 		in := newUsageAccount(t, env, billow.CreateAccountInput{ExternalID: "mumbai", Name: "Mumbai", Catalog: "ai-for-service",
 			Plan: "advanced", Timezone: "Asia/Kolkata"}, billow.CreateAppInput{ExternalID: "bot", Name: "Bot"})
 		in.send(
@@ -334,7 +335,7 @@ func TestUsageQuery(t *testing.T) {
 		if got, want := in.query(billow.UsageQueryInput{Meter: "voice_sessions", From: at("2026-03-10T00:00:00+05:30"),
 			To: at("2026-03-12T00:00:00+05:30"), Window: billow.UsageWindowDay}), lines(
 			"2026-03-09T23:30:00+05:30→2026-03-10T23:30:00+05:30=1",
-			"2026-03-10T23:30:00+05:30→2026-03-12T00:30:00+05:30=2"); got != want {
+			"2026-03-10T23:30:00+05:30→2026-03-11T23:30:00+05:30=2"); got != want {
 			t.Errorf("Kolkata days:\n got:\n%s\nwant:\n%s", got, want)
 		}
 
@@ -507,6 +508,66 @@ func TestUsageQueryCombinations(t *testing.T) {
 		if len(tr.Buckets) != 2 || tr.Buckets[0].AgentCount.String() != "3" || tr.Buckets[1].AgentCount.String() != "2" ||
 			tr.Buckets[0].To.Sub(tr.Buckets[0].From) != 25*time.Hour {
 			t.Errorf("agent count in trends: %+v", tr.Buckets)
+		}
+	})
+}
+
+// TestDayCellsAnswerLikeHourly asks every meter for days, a month and a whole period
+// twice, from day cells and from hourly cells, in a zone whose days begin off the UTC
+// hour, before and after the account moves to another zone.
+func TestDayCellsAnswerLikeHourly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, _, events := rollupScenario(t, env, "northwind")
+		if res, err := ingest.New(env.DB, env.Clock).Ingest(ctx, billow.Principal{KeyID: "t"}, events); err != nil || len(res.Rejected) > 0 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		cat, err := env.DB.AccountCatalog(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers := func(zone string) string {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, m := range cat.Meters {
+				for _, q := range []billow.UsageQueryInput{
+					{Window: billow.UsageWindowDay},
+					{Window: billow.UsageWindowDay, GroupByApp: true},
+					{Window: billow.UsageWindowMonth},
+					{Window: billow.UsageWindowNone},
+				} {
+					if q.GroupByApp && !usage.CellsByApp(&m) {
+						continue
+					}
+					q.Account, q.Meter = a.ID, m.Key
+					q.From, q.To = time.Date(2026, 1, 12, 0, 0, 0, 0, loc), time.Date(2026, 2, 1, 0, 0, 0, 0, loc)
+					res, err := env.DB.Usage(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fmt.Fprintf(&b, "%s %s %v: %v\n", m.Key, q.Window, q.GroupByApp, res.Data)
+				}
+			}
+			return b.String()
+		}
+		for _, zone := range []string{"Asia/Kolkata", "America/New_York"} {
+			if zone != a.Timezone {
+				if _, err := env.DB.UpdateAccount(ctx, a.ID, billow.UpdateAccountInput{Timezone: &zone}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fromDays := answers(zone)
+			sqlstore.ReadHourlyOnly(env.DB, true)
+			fromHours := answers(zone)
+			sqlstore.ReadHourlyOnly(env.DB, false)
+			if fromDays != fromHours {
+				t.Errorf("%s: day cells answer\n%s\nhourly cells answer\n%s", zone, fromDays, fromHours)
+			}
+			if !strings.Contains(fromDays, "billing_sessions day false: [{") {
+				t.Errorf("%s: no billing sessions by day:\n%s", zone, fromDays)
+			}
 		}
 	})
 }

@@ -19,18 +19,22 @@ const BucketsMax = 10_000
 // and last bucket are clipped to the range.
 //
 // Rollups are whole UTC hours, so a bucket can only begin on one. Every boundary is
-// therefore moved to the start of the UTC hour that holds it, except to, which moves
-// up to the end of its hour: the range widens to the whole hours it touches, and no
-// usage inside it is left out. In zones whose offset is whole hours (Europe/Berlin,
-// America/New_York) day and month boundaries are on UTC hours already, and only a from
-// or to within an hour moves. In Asia/Kolkata (+05:30) local midnight is 18:30 UTC, so
-// a day bucket runs from 23:30 to 23:30 local time; the boundaries returned say so,
-// rather than claim a midnight the data cannot resolve. A bucket this leaves empty is
-// dropped.
+// therefore moved to the start of the UTC hour that holds it, except a to within a day,
+// which moves up to the end of its hour: the range widens to the whole hours it touches,
+// and no usage inside it is left out. In zones whose offset is whole hours
+// (Europe/Berlin, America/New_York) day and month boundaries are on UTC hours already,
+// and only a from or to within an hour moves. In Asia/Kolkata (+05:30) local midnight is
+// 18:30 UTC, so a day bucket runs from 23:30 to 23:30 local time, the last one too when
+// to is a midnight (except in hour windows); the boundaries returned say so, rather than
+// claim a midnight the data cannot resolve, and they are where day cells begin (Days). A
+// bucket this leaves empty is dropped.
 //
 // Errors: too_many_buckets when there would be more than BucketsMax buckets.
 func Bounds(from, to time.Time, w billow.UsageWindow, loc *time.Location) ([]time.Time, error) {
 	lo, hi := from.Truncate(time.Hour), ceilHour(to)
+	if y, m, d := to.In(loc).Date(); w != billow.UsageWindowHour && to.Equal(DayStart(y, m, d, loc)) {
+		hi = to.Truncate(time.Hour) // a day boundary, moved like the others
+	}
 	if !hi.After(lo) {
 		return nil, billow.FieldErrorf(billow.CodeValidationFailed, "to", "must be after from")
 	}

@@ -107,17 +107,17 @@ func TestBounds(t *testing.T) {
 		},
 		{
 			// Kolkata is UTC+05:30: local midnight is 18:30 UTC, inside an hour the rollups
-			// cannot split. Boundaries move to the start of that hour (23:30 local), to moves up
-			// to the end of its hour (00:30 local): the buckets say what they hold.
+			// cannot split. Boundaries move to the start of that hour (23:30 local), to as well,
+			// being a midnight: the buckets say what they hold.
 			name: "Kolkata: day boundaries off the UTC hour move to the start of their hour", zone: "Asia/Kolkata",
 			from: "2026-03-10T00:00:00+05:30", to: "2026-03-13T00:00:00+05:30", window: billow.UsageWindowDay,
-			want:  []string{"2026-03-09T23:30:00+05:30", "2026-03-10T23:30:00+05:30", "2026-03-11T23:30:00+05:30", "2026-03-13T00:30:00+05:30"},
-			hours: []int{24, 24, 25},
+			want:  []string{"2026-03-09T23:30:00+05:30", "2026-03-10T23:30:00+05:30", "2026-03-11T23:30:00+05:30", "2026-03-12T23:30:00+05:30"},
+			hours: []int{24, 24, 24},
 		},
 		{
 			name: "Kolkata: a from in the same UTC hour as the next midnight leaves no empty bucket", zone: "Asia/Kolkata",
 			from: "2026-03-10T23:40:00+05:30", to: "2026-03-12T00:00:00+05:30", window: billow.UsageWindowDay,
-			want: []string{"2026-03-10T23:30:00+05:30", "2026-03-12T00:30:00+05:30"}, hours: []int{25},
+			want: []string{"2026-03-10T23:30:00+05:30", "2026-03-11T23:30:00+05:30"}, hours: []int{24},
 		},
 		{
 			// Nepal is UTC+05:45: midnight is 18:15 UTC.
