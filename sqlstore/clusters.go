@@ -186,10 +186,11 @@ func (db *DB) sessionDeltas(ctx context.Context, q txq, accountID string, m *cat
 			}
 		}
 	}
-	if err := db.deleteClusters(ctx, q, accountID, m.Key, gone); err != nil {
+	removed, changed := clusterChanges(gone, made)
+	if err := db.deleteClusters(ctx, q, accountID, m.Key, removed); err != nil {
 		return nil, err
 	}
-	if err := db.insertClusters(ctx, q, accountID, m.Key, made); err != nil {
+	if err := db.upsertClusters(ctx, q, accountID, m.Key, changed); err != nil {
 		return nil, err
 	}
 	return usage.Merge(deltas), nil
@@ -351,8 +352,39 @@ func (db *DB) deleteClusters(ctx context.Context, q txq, accountID, meterKey str
 	return nil
 }
 
-// insertClusters stores clusters of a meter's streams.
-func (db *DB) insertClusters(ctx context.Context, q txq, accountID, meterKey string, clusters []storedCluster) error {
+// clusterChanges compares the clusters a batch read (old) with those it made of them
+// (made): the old ones whose start no made cluster keeps are removed; made ones that are
+// new or differ from the old one with their start are written. A stream extended at its
+// end keeps its start, so its row is updated in place rather than deleted and inserted
+// again (on PostgreSQL a heap-only update, leaving the primary key no dead entry).
+func clusterChanges(old, made []storedCluster) (removed, changed []storedCluster) {
+	type start struct {
+		key   clusterKey
+		first int64
+	}
+	before := make(map[start]*storedCluster, len(old))
+	for i := range old {
+		before[start{old[i].key, old[i].FirstMicros}] = &old[i]
+	}
+	kept := make(map[start]bool, len(made))
+	for _, c := range made {
+		k := start{c.key, c.FirstMicros}
+		kept[k] = true
+		if o, ok := before[k]; ok && o.LastMicros == c.LastMicros && o.endApp == c.endApp && encodeReps(o.Reps) == encodeReps(c.Reps) {
+			continue
+		}
+		changed = append(changed, c)
+	}
+	for _, o := range old {
+		if !kept[start{o.key, o.FirstMicros}] {
+			removed = append(removed, o)
+		}
+	}
+	return removed, changed
+}
+
+// upsertClusters stores clusters of a meter's streams, replacing those with the same start.
+func (db *DB) upsertClusters(ctx context.Context, q txq, accountID, meterKey string, clusters []storedCluster) error {
 	for chunk := range slices.Chunk(clusters, clusterRowsPerStatementMax) {
 		rows := make([][]any, len(chunk))
 		for i, c := range chunk {
@@ -361,7 +393,9 @@ func (db *DB) insertClusters(ctx context.Context, q txq, accountID, meterKey str
 		set, args := db.rowSet(1, clusterRowColumns, rows)
 		args = append(args, accountID, meterKey)
 		if err := q.exec(ctx, fmt.Sprintf(`INSERT INTO session_clusters (account_id, meter, kind, stream, app_id, first_us, last_us, reps, end_app)
-			SELECT $%d, $%d, kind, stream, app_id, first_us, last_us, reps, end_app FROM %s AS r`, len(args)-1, len(args), set), args...); err != nil {
+			SELECT $%d, $%d, kind, stream, app_id, first_us, last_us, reps, end_app FROM %s AS r WHERE true
+			ON CONFLICT (account_id, meter, kind, stream, app_id, first_us) DO UPDATE
+			SET last_us = excluded.last_us, reps = excluded.reps, end_app = excluded.end_app`, len(args)-1, len(args), set), args...); err != nil {
 			return fmt.Errorf("session clusters: %w", err)
 		}
 	}
@@ -383,5 +417,5 @@ func (db *DB) rebuildClusters(ctx context.Context, q txq, accountID string, m *c
 			made = append(made, storedCluster{key: k, Cluster: c, endApp: ends[j]})
 		}
 	}
-	return db.insertClusters(ctx, q, accountID, m.Key, made)
+	return db.upsertClusters(ctx, q, accountID, m.Key, made)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"text/tabwriter"
@@ -35,6 +36,7 @@ type benchIngestCmd struct {
 	DatabaseURL string `env:"BILLOW_BENCH_DATABASE_URL" help:"postgres://… to measure PostgreSQL (a schema of its own is made and dropped); empty for SQLite in a temporary directory."`
 	Events      int    `default:"200000" help:"Events to send, in batches of 1,000."`
 	Clients     int    `default:"4" help:"Concurrent HTTP clients."`
+	CPUProfile  string `name:"cpu-profile" type:"path" help:"Write a CPU profile of the HTTP ingest to this file (go tool pprof reads it)."`
 }
 
 // benchResult is one measured figure beside the limit it is compared with.
@@ -88,6 +90,16 @@ func (c *benchIngestCmd) Run(env *runEnv) error {
 		mu       sync.Mutex // protects firstErr
 		firstErr error
 	)
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	began := time.Now()
 	for w := range c.Clients {
 		wg.Go(func() {
@@ -115,6 +127,7 @@ func (c *benchIngestCmd) Run(env *runEnv) error {
 		})
 	}
 	wg.Wait()
+	pprof.StopCPUProfile() // does nothing when no profile runs
 	if firstErr != nil {
 		return firstErr
 	}
