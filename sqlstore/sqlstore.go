@@ -77,6 +77,8 @@ type DB struct {
 	zonesMu sync.Mutex // protects the following field
 	zones   map[string]*time.Location
 
+	ledgerQueue ledgerQueue // group commit of ledger movements
+
 	// hourlyOnly makes usage queries read hourly cells where day cells would do, so that
 	// tests can compare the two.
 	hourlyOnly bool

@@ -1,0 +1,781 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/ledger"
+)
+
+// ledgerBatchOpsMax bounds the movements one ledger transaction commits together.
+const ledgerBatchOpsMax = 1000
+
+// ledgerQueue is group commit for the ledger: movements asked for while a batch is being
+// written wait, and the next batch takes them all, so that many postings share one
+// transaction, one lock of the chain's head and one fsync. The caller that finds no batch
+// running writes batches until none is waiting.
+type ledgerQueue struct {
+	mu      sync.Mutex // protects the following fields
+	pending []*ledgerOp
+	running bool
+}
+
+// ledgerOp is one movement asked of the ledger, and its answer once written.
+type ledgerOp struct {
+	grant *billow.CreateGrantInput // either this
+	spend *billow.SpendInput       // or this
+
+	accountID string
+	graceUcr  int64
+	inputHash string
+
+	transfer *billow.Transfer
+	err      error
+	done     chan struct{}
+}
+
+// CreateGrant adds credits to an account's wallet as a grant, with its ledger transfer
+// from the operator's issuing account. Credits an overdrawn wallet owes its grace buffer
+// are paid back first. The same id again returns the first grant.
+//
+// Errors: validation_failed, not_found (the account), idempotency_key_reused (the id was
+// used for another movement).
+func (db *DB) CreateGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Grant, *billow.Transfer, error) {
+	if err := in.Validate(db.now()); err != nil {
+		return nil, nil, err
+	}
+	op := &ledgerOp{grant: &in}
+	if err := db.prepareLedgerOp(ctx, op, in.Account); err != nil {
+		return nil, nil, err
+	}
+	t, err := db.postLedger(ctx, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := db.grant(ctx, t.GrantID)
+	return g, t, err
+}
+
+// Spend debits an account's wallet: its grants in spending order (package ledger), then
+// its grace buffer. The same id again returns the first transfer.
+//
+// Errors: validation_failed, not_found, insufficient_credits, idempotency_key_reused.
+func (db *DB) Spend(ctx context.Context, in billow.SpendInput) (*billow.Transfer, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	op := &ledgerOp{spend: &in}
+	if err := db.prepareLedgerOp(ctx, op, in.Account); err != nil {
+		return nil, err
+	}
+	return db.postLedger(ctx, op)
+}
+
+// prepareLedgerOp resolves what a movement needs before it joins a batch: the account,
+// its grace buffer, and the hash of what was asked.
+func (db *DB) prepareLedgerOp(ctx context.Context, op *ledgerOp, accountRef string) error {
+	a, err := db.Account(ctx, accountRef)
+	if err != nil {
+		return err
+	}
+	cat, err := db.AccountCatalog(ctx, a)
+	if err != nil {
+		return err
+	}
+	op.accountID = a.ID
+	op.graceUcr = cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit
+	h := sha256.New()
+	if g := op.grant; g != nil {
+		expires := ""
+		if g.ExpiresAt != nil {
+			expires = g.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(h, "grant\x00%s\x00%s\x00%d\x00%s\x00%d\x00%s", a.ID, g.Kind, g.AmountUcr, expires, g.Priority, g.Description)
+	} else {
+		s := op.spend
+		fmt.Fprintf(h, "spend\x00%s\x00%s\x00%d\x00%s", a.ID, s.Cause, s.AmountUcr, s.Description)
+	}
+	op.inputHash = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// postLedger queues a movement and returns once the batch holding it is committed.
+func (db *DB) postLedger(ctx context.Context, op *ledgerOp) (*billow.Transfer, error) {
+	op.done = make(chan struct{})
+	q := &db.ledgerQueue
+	q.mu.Lock()
+	q.pending = append(q.pending, op)
+	if !q.running {
+		q.running = true
+		// A batch carries other callers' movements: it must not fail because this
+		// caller gives up.
+		batchCtx := context.WithoutCancel(ctx)
+		for len(q.pending) > 0 {
+			n := min(len(q.pending), ledgerBatchOpsMax)
+			batch := q.pending[:n:n]
+			q.pending = q.pending[n:]
+			q.mu.Unlock()
+			db.writeLedgerBatch(batchCtx, batch)
+			q.mu.Lock()
+		}
+		q.running = false
+	}
+	q.mu.Unlock()
+	<-op.done // written by this caller or another; the movement is decided either way
+	return op.transfer, op.err
+}
+
+// writeLedgerBatch decides and writes a batch of movements in one transaction, and
+// answers each. A movement the rules refuse is answered with its error and the others go
+// on; an error of the database fails them all, nothing written.
+func (db *DB) writeLedgerBatch(ctx context.Context, ops []*ledgerOp) {
+	err := db.tx(ctx, func(tx *sql.Tx) error { return db.decideLedgerBatch(ctx, tx, ops) })
+	for _, op := range ops {
+		if err != nil {
+			op.transfer, op.err = nil, fmt.Errorf("sqlstore: ledger: %w", err)
+		}
+		close(op.done)
+	}
+}
+
+// walletState is an account's wallet as a batch sees it: its grants with a balance and
+// its overdraft account.
+type walletState struct {
+	grants    []ledger.GrantState
+	overdraft string
+	newOver   bool // the overdraft account is not stored yet
+}
+
+// decideLedgerBatch applies the rules to each movement in turn, against the balances as
+// the movements before it left them, and writes those accepted.
+func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp) error {
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR UPDATE" // one writer of the chain at a time, across processes
+	}
+	var headSeq int64
+	var headHash string
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`+lock).Scan(&headSeq, &headHash); err != nil {
+		return err
+	}
+
+	// Ids already in the log answer with their first transfer.
+	ids := make([]string, len(ops))
+	for i, op := range ops {
+		ids[i] = op.id()
+	}
+	stored, err := db.transfersByID(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+
+	// The wallets the batch touches, and every balance it may change.
+	accountIDs := map[string]bool{}
+	for _, op := range ops {
+		accountIDs[op.accountID] = true
+	}
+	wallets, balances, err := db.loadWallets(ctx, tx, accountIDs, ops)
+	if err != nil {
+		return err
+	}
+	nowMicros := db.now().UnixMicro()
+	var (
+		transfers  []*billow.Transfer
+		newGrants  []*billow.Grant
+		changed    = map[string]bool{}
+		inBatch    = map[string]*ledgerOp{}
+		newLedgers []newLedgerAccount
+	)
+	for _, op := range ops {
+		id := op.id()
+		if t, ok := stored[id]; ok {
+			if t.inputHash != op.inputHash {
+				op.err = reusedTransferID(id)
+			} else {
+				op.transfer = t.Transfer
+			}
+			continue
+		}
+		if first, ok := inBatch[id]; ok {
+			if first.inputHash != op.inputHash {
+				op.err = reusedTransferID(id)
+			} else {
+				op.transfer, op.err = first.transfer, first.err
+			}
+			continue
+		}
+		inBatch[id] = op
+		w := wallets[op.accountID]
+		od := balances[w.overdraft]
+		od.FloorUcr = -op.graceUcr
+		var entries []billow.Entry
+		t := &billow.Transfer{ID: id, AccountID: op.accountID, At: db.now()}
+		var grant *billow.Grant
+		if g := op.grant; g != nil {
+			grant = &billow.Grant{ID: billow.NewID(billow.PrefixGrant, db.now()), AccountID: op.accountID, Kind: g.Kind, AmountUcr: g.AmountUcr,
+				Priority: g.Priority, ExpiresAt: g.ExpiresAt, Description: g.Description, CreatedAt: db.now()}
+			name := ledger.GrantAccount(grant.ID)
+			balances[name] = &ledger.Balance{}
+			entries = ledger.Fund(ledger.IssuedAccount(g.Kind), name, *od, w.overdraft, g.AmountUcr)
+			t.Cause, t.AmountUcr, t.Description, t.GrantID = billow.CauseGrant, g.AmountUcr, g.Description, grant.ID
+		} else {
+			s := op.spend
+			entries, err = ledger.Spend(w.grants, *od, w.overdraft, ledger.UsageRevenue, s.AmountUcr, nowMicros)
+			if errors.Is(err, ledger.ErrInsufficient) {
+				op.err = billow.Errorf(billow.KindConflict, billow.CodeInsufficientCredits,
+					"the wallet of account %s cannot pay %s credits", op.accountID, billow.CreditsText(s.AmountUcr))
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			t.Cause, t.AmountUcr, t.Description = s.Cause, s.AmountUcr, s.Description
+		}
+		if err := ledger.Apply(balances, entries); err != nil {
+			// The rules made these entries from these balances: a refusal here is a bug.
+			return fmt.Errorf("ledger rules broke their own floor: %w", err)
+		}
+		if grant != nil {
+			newGrants = append(newGrants, grant)
+			newLedgers = append(newLedgers, newLedgerAccount{name: ledger.GrantAccount(grant.ID), accountID: op.accountID, floor: 0})
+			w.grants = append(w.grants, ledger.GrantState{ID: grant.ID, Kind: grant.Kind, Priority: grant.Priority,
+				ExpiresAtMicros: microsOrZero(grant.ExpiresAt), CreatedAtMicros: grant.CreatedAt.UnixMicro()})
+		}
+		for _, e := range entries {
+			changed[e.LedgerAccount] = true
+			if e.LedgerAccount == w.overdraft || strings.HasPrefix(e.LedgerAccount, "grant:") {
+				t.WalletDeltaUcr += e.AmountUcr
+			}
+		}
+		for i := range w.grants { // spending reads remaining credits from the balances
+			w.grants[i].RemainingUcr = balances[ledger.GrantAccount(w.grants[i].ID)].Ucr
+		}
+		t.WalletAfterUcr = balances[w.overdraft].Ucr
+		for _, g := range w.grants {
+			t.WalletAfterUcr += g.RemainingUcr
+		}
+		headSeq++
+		t.Seq, t.Entries = headSeq, entries
+		t.Hash = ledger.Hash(headHash, ledger.Record{Seq: t.Seq, ID: t.ID, AccountID: t.AccountID, Cause: t.Cause, AmountUcr: t.AmountUcr,
+			Description: t.Description, AtMicros: t.At.UnixMicro(), Entries: t.Entries})
+		headHash = t.Hash
+		op.transfer = t
+		transfers = append(transfers, t)
+	}
+	if len(transfers) == 0 {
+		return nil
+	}
+	for _, w := range wallets {
+		if w.newOver && changed[w.overdraft] {
+			newLedgers = append(newLedgers, newLedgerAccount{name: w.overdraft, accountID: strings.TrimPrefix(w.overdraft, "overdraft:"), floor: balances[w.overdraft].FloorUcr})
+		}
+	}
+	if err := db.insertLedgerAccounts(ctx, tx, newLedgers); err != nil {
+		return err
+	}
+	if err := db.insertGrants(ctx, tx, newGrants); err != nil {
+		return err
+	}
+	if err := db.insertTransfers(ctx, tx, transfers, ops); err != nil {
+		return err
+	}
+	if err := db.updateBalances(ctx, tx, changed, balances); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1`, headSeq, headHash)
+	return err
+}
+
+func (op *ledgerOp) id() string {
+	if op.grant != nil {
+		return op.grant.ID
+	}
+	return op.spend.ID
+}
+
+func reusedTransferID(id string) error {
+	return billow.Errorf(billow.KindConflict, billow.CodeIdempotencyReused,
+		"transfer id %q was used for another movement; choose a new id for a new movement", id)
+}
+
+func microsOrZero(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// storedTransfer is a transfer read back for an id asked again, with its input's hash.
+type storedTransfer struct {
+	*billow.Transfer
+	inputHash string
+}
+
+// transfersByID reads the transfers of the given ids that are already in the log.
+func (db *DB) transfersByID(ctx context.Context, tx *sql.Tx, ids []string) (map[string]storedTransfer, error) {
+	rows := make([][]any, len(ids))
+	for i, id := range ids {
+		rows[i] = []any{id}
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}}, rows)
+	res, err := tx.QueryContext(ctx, `SELECT `+transferColumns+`, t.input_hash FROM ledger_transfers t WHERE t.id IN (SELECT id FROM `+set+` AS i)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	out := map[string]storedTransfer{}
+	var seqs []int64
+	for res.Next() {
+		var s storedTransfer
+		t, err := scanTransfer(res, &s.inputHash)
+		if err != nil {
+			return nil, err
+		}
+		s.Transfer = t
+		out[t.ID] = s
+		seqs = append(seqs, t.Seq)
+	}
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	if len(seqs) == 0 {
+		return out, nil
+	}
+	entries, err := db.entriesOf(ctx, tx, seqs)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range out {
+		s.Entries = entries[s.Seq]
+	}
+	return out, nil
+}
+
+const transferColumns = `t.seq, t.id, COALESCE(t.account_id, ''), t.cause, t.amount_ucr, t.description, t.at, t.grant_id, t.wallet_delta_ucr, t.wallet_after_ucr, t.hash`
+
+func scanTransfer(s interface{ Scan(...any) error }, extra ...any) (*billow.Transfer, error) {
+	var t billow.Transfer
+	var at int64
+	if err := s.Scan(append([]any{&t.Seq, &t.ID, &t.AccountID, &t.Cause, &t.AmountUcr, &t.Description, &at, &t.GrantID,
+		&t.WalletDeltaUcr, &t.WalletAfterUcr, &t.Hash}, extra...)...); err != nil {
+		return nil, err
+	}
+	t.At = billow.FromMicros(at)
+	return &t, nil
+}
+
+// entriesOf reads the entries of transfers, in their order.
+func (db *DB) entriesOf(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, seqs []int64) (map[int64][]billow.Entry, error) {
+	rows := make([][]any, len(seqs))
+	for i, s := range seqs {
+		rows[i] = []any{s}
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"seq", "BIGINT"}}, rows)
+	res, err := q.QueryContext(ctx, `SELECT e.seq, e.ledger_account, e.amount_ucr FROM ledger_entries e
+		WHERE e.seq IN (SELECT seq FROM `+set+` AS s) ORDER BY e.seq, e.pos`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	out := map[int64][]billow.Entry{}
+	for res.Next() {
+		var seq int64
+		var e billow.Entry
+		if err := res.Scan(&seq, &e.LedgerAccount, &e.AmountUcr); err != nil {
+			return nil, err
+		}
+		out[seq] = append(out[seq], e)
+	}
+	return out, res.Err()
+}
+
+// loadWallets reads the wallets of the accounts a batch touches (grants with credits
+// left, and the overdraft account), and the balances of every ledger account the batch
+// may post to.
+func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string]bool, ops []*ledgerOp) (map[string]*walletState, map[string]*ledger.Balance, error) {
+	wallets := map[string]*walletState{}
+	names := []string{ledger.UsageRevenue, ledger.Expired}
+	for _, k := range []billow.GrantKind{billow.GrantFree, billow.GrantPromotional, billow.GrantPaid} {
+		names = append(names, ledger.IssuedAccount(k))
+	}
+	idRows := make([][]any, 0, len(accountIDs))
+	for id := range accountIDs {
+		wallets[id] = &walletState{overdraft: ledger.OverdraftAccount(id), newOver: true}
+		names = append(names, ledger.OverdraftAccount(id))
+		idRows = append(idRows, []any{id})
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}}, idRows)
+	res, err := tx.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.priority, COALESCE(g.expires_at, 0), g.created_at, l.balance_ucr
+		FROM grants g JOIN ledger_accounts l ON l.name = 'grant:' || g.id
+		WHERE g.account_id IN (SELECT id FROM `+set+` AS a) AND l.balance_ucr > 0`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	balances := map[string]*ledger.Balance{}
+	for res.Next() {
+		var g ledger.GrantState
+		var account string
+		if err := res.Scan(&g.ID, &account, &g.Kind, &g.Priority, &g.ExpiresAtMicros, &g.CreatedAtMicros, &g.RemainingUcr); err != nil {
+			res.Close()
+			return nil, nil, err
+		}
+		wallets[account].grants = append(wallets[account].grants, g)
+		balances[ledger.GrantAccount(g.ID)] = &ledger.Balance{Ucr: g.RemainingUcr}
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return nil, nil, err
+	}
+	nameRows := make([][]any, len(names))
+	for i, n := range names {
+		nameRows[i] = []any{n}
+	}
+	set, args = db.rowSet(1, []rowSetColumn{{"name", "TEXT"}}, nameRows)
+	res, err = tx.QueryContext(ctx, `SELECT name, balance_ucr, floor_ucr FROM ledger_accounts WHERE name IN (SELECT name FROM `+set+` AS n)`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Close()
+	for res.Next() {
+		var name string
+		var b ledger.Balance
+		if err := res.Scan(&name, &b.Ucr, &b.FloorUcr); err != nil {
+			return nil, nil, err
+		}
+		balances[name] = &b
+		if w, ok := wallets[strings.TrimPrefix(name, "overdraft:")]; ok && w.overdraft == name {
+			w.newOver = false
+		}
+	}
+	for _, w := range wallets {
+		if balances[w.overdraft] == nil {
+			balances[w.overdraft] = &ledger.Balance{}
+		}
+	}
+	return wallets, balances, res.Err()
+}
+
+type newLedgerAccount struct {
+	name      string
+	accountID string
+	floor     int64
+}
+
+func (db *DB) insertLedgerAccounts(ctx context.Context, tx *sql.Tx, accounts []newLedgerAccount) error {
+	if len(accounts) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(accounts))
+	for i, a := range accounts {
+		rows[i] = []any{a.name, a.accountID, a.floor}
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"name", "TEXT"}, {"account_id", "TEXT"}, {"floor_ucr", "BIGINT"}}, rows)
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_accounts (name, account_id, floor_ucr, balance_ucr) SELECT name, account_id, floor_ucr, 0 FROM `+set+` AS a`, args...)
+	return err
+}
+
+func (db *DB) insertGrants(ctx context.Context, tx *sql.Tx, grants []*billow.Grant) error {
+	if len(grants) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(grants))
+	for i, g := range grants {
+		rows[i] = []any{g.ID, g.AccountID, string(g.Kind), g.AmountUcr, int64(g.Priority), microsOrZero(g.ExpiresAt), g.Description, g.CreatedAt.UnixMicro()}
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}, {"account_id", "TEXT"}, {"kind", "TEXT"}, {"amount_ucr", "BIGINT"},
+		{"priority", "BIGINT"}, {"expires_at", "BIGINT"}, {"description", "TEXT"}, {"created_at", "BIGINT"}}, rows)
+	_, err := tx.ExecContext(ctx, `INSERT INTO grants (id, account_id, kind, amount_ucr, priority, expires_at, description, created_at)
+		SELECT id, account_id, kind, amount_ucr, priority, NULLIF(expires_at, 0), description, created_at FROM `+set+` AS g`, args...)
+	return err
+}
+
+func (db *DB) insertTransfers(ctx context.Context, tx *sql.Tx, transfers []*billow.Transfer, ops []*ledgerOp) error {
+	hashes := map[*billow.Transfer]string{}
+	for _, op := range ops {
+		if op.transfer != nil {
+			hashes[op.transfer] = op.inputHash
+		}
+	}
+	rows := make([][]any, len(transfers))
+	var entryRows [][]any
+	for i, t := range transfers {
+		rows[i] = []any{t.Seq, t.ID, t.AccountID, string(t.Cause), t.AmountUcr, t.Description, t.At.UnixMicro(), t.GrantID,
+			t.WalletDeltaUcr, t.WalletAfterUcr, hashes[t], t.Hash}
+		for pos, e := range t.Entries {
+			entryRows = append(entryRows, []any{t.Seq, int64(pos), e.LedgerAccount, e.AmountUcr})
+		}
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"seq", "BIGINT"}, {"id", "TEXT"}, {"account_id", "TEXT"}, {"cause", "TEXT"}, {"amount_ucr", "BIGINT"},
+		{"description", "TEXT"}, {"at", "BIGINT"}, {"grant_id", "TEXT"}, {"wallet_delta_ucr", "BIGINT"}, {"wallet_after_ucr", "BIGINT"},
+		{"input_hash", "TEXT"}, {"hash", "TEXT"}}, rows)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_transfers (seq, id, account_id, cause, amount_ucr, description, at, grant_id,
+		wallet_delta_ucr, wallet_after_ucr, input_hash, hash)
+		SELECT seq, id, NULLIF(account_id, ''), cause, amount_ucr, description, at, grant_id, wallet_delta_ucr, wallet_after_ucr, input_hash, hash
+		FROM `+set+` AS t`, args...); err != nil {
+		return err
+	}
+	set, args = db.rowSet(1, []rowSetColumn{{"seq", "BIGINT"}, {"pos", "BIGINT"}, {"ledger_account", "TEXT"}, {"amount_ucr", "BIGINT"}}, entryRows)
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (seq, pos, ledger_account, amount_ucr)
+		SELECT seq, pos, ledger_account, amount_ucr FROM `+set+` AS e`, args...)
+	return err
+}
+
+func (db *DB) updateBalances(ctx context.Context, tx *sql.Tx, changed map[string]bool, balances map[string]*ledger.Balance) error {
+	rows := make([][]any, 0, len(changed))
+	for name := range changed {
+		b := balances[name]
+		rows = append(rows, []any{name, b.Ucr, b.FloorUcr})
+	}
+	set, args := db.rowSet(1, []rowSetColumn{{"name", "TEXT"}, {"balance_ucr", "BIGINT"}, {"floor_ucr", "BIGINT"}}, rows)
+	_, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET balance_ucr = b.balance_ucr, floor_ucr = b.floor_ucr
+		FROM `+set+` AS b WHERE ledger_accounts.name = b.name`, args...)
+	return err
+}
+
+// grant reads a grant with its remaining credits.
+func (db *DB) grant(ctx context.Context, id string) (*billow.Grant, error) {
+	grants, err := db.grants(ctx, `g.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(grants) == 0 {
+		return nil, billow.NotFound("grant", id)
+	}
+	return grants[0], nil
+}
+
+func (db *DB) grants(ctx context.Context, where string, args ...any) ([]*billow.Grant, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.amount_ucr, l.balance_ucr, g.priority, g.expires_at, g.description, g.created_at
+		FROM grants g JOIN ledger_accounts l ON l.name = 'grant:' || g.id WHERE `+where+` ORDER BY g.created_at, g.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: grants: %w", err)
+	}
+	defer rows.Close()
+	var out []*billow.Grant
+	for rows.Next() {
+		var g billow.Grant
+		var expires sql.NullInt64
+		var created int64
+		if err := rows.Scan(&g.ID, &g.AccountID, &g.Kind, &g.AmountUcr, &g.RemainingUcr, &g.Priority, &expires, &g.Description, &created); err != nil {
+			return nil, err
+		}
+		if expires.Valid {
+			t := billow.FromMicros(expires.Int64)
+			g.ExpiresAt = &t
+		}
+		g.CreatedAt = billow.FromMicros(created)
+		out = append(out, &g)
+	}
+	return out, rows.Err()
+}
+
+// Wallet returns an account's wallet: its grants with credits left, in spending order,
+// and its balance.
+//
+// Errors: not_found.
+func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, error) {
+	a, err := db.Account(ctx, accountRef)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := db.AccountCatalog(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := db.grants(ctx, `g.account_id = $1 AND l.balance_ucr > 0`, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	var overdraft int64
+	err = db.read.QueryRowContext(ctx, `SELECT balance_ucr FROM ledger_accounts WHERE name = $1`, ledger.OverdraftAccount(a.ID)).Scan(&overdraft)
+	if err != nil && err != sql.ErrNoRows {
+		return nil, fmt.Errorf("sqlstore: wallet: %w", err)
+	}
+	states := make([]ledger.GrantState, len(grants))
+	byID := map[string]*billow.Grant{}
+	for i, g := range grants {
+		states[i] = ledger.GrantState{ID: g.ID, Kind: g.Kind, Priority: g.Priority, ExpiresAtMicros: microsOrZero(g.ExpiresAt), CreatedAtMicros: g.CreatedAt.UnixMicro()}
+		byID[g.ID] = g
+	}
+	ledger.SpendingOrder(states)
+	w := &billow.Wallet{AccountID: a.ID, BalanceUcr: overdraft, OverdrawnUcr: -overdraft,
+		GraceUcr: cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit, Grants: make([]billow.Grant, 0, len(grants))}
+	for _, s := range states {
+		w.Grants = append(w.Grants, *byID[s.ID])
+		w.BalanceUcr += byID[s.ID].RemainingUcr
+	}
+	w.BalanceCredits = billow.CreditsText(w.BalanceUcr)
+	return w, nil
+}
+
+// Transactions lists the movements of an account's wallet, newest first; StartingAfter
+// is the seq of the last one of the previous page.
+//
+// Errors: validation_failed, not_found.
+func (db *DB) Transactions(ctx context.Context, accountRef string, page billow.PageInput) (*billow.Page[*billow.Transfer], error) {
+	page.Normalize()
+	a, err := db.Account(ctx, accountRef)
+	if err != nil {
+		return nil, err
+	}
+	after := int64(1) << 62
+	if page.StartingAfter != "" {
+		if after, err = strconv.ParseInt(page.StartingAfter, 10, 64); err != nil || after < 1 {
+			return nil, billow.FieldErrorf(billow.CodeValidationFailed, "starting_after", "must be the seq of a transaction")
+		}
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM ledger_transfers t WHERE t.account_id = $1 AND t.seq < $2
+		ORDER BY t.seq DESC LIMIT $3`, a.ID, after, page.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: transactions: %w", err)
+	}
+	defer rows.Close()
+	out := &billow.Page[*billow.Transfer]{Data: []*billow.Transfer{}}
+	for rows.Next() {
+		t, err := scanTransfer(rows)
+		if err != nil {
+			return nil, err
+		}
+		if len(out.Data) == page.Limit {
+			out.HasMore = true
+			break
+		}
+		out.Data = append(out.Data, t)
+	}
+	return out, rows.Err()
+}
+
+// LedgerReport is what VerifyLedger found. A ledger is sound when Problems is empty.
+type LedgerReport struct {
+	Transfers int64
+	Entries   int64
+	Problems  []string // at most ledgerProblemsMax, the first found
+}
+
+// ledgerProblemsMax bounds the problems a report lists: the first says where to look.
+const ledgerProblemsMax = 100
+
+// ledgerVerifyPageTransfers bounds the transfers VerifyLedger holds in memory at once.
+const ledgerVerifyPageTransfers = 10_000
+
+func (r *LedgerReport) problem(format string, args ...any) {
+	if len(r.Problems) < ledgerProblemsMax {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// VerifyLedger reads the whole log in order and checks it: seqs without a gap from 1,
+// each hash chained to the one before, each transfer's entries adding up to zero, the
+// stored balances equal to the sum of their entries and not below their floors, all
+// balances adding up to zero, and the head naming the last transfer. progress, when
+// set, is called with the transfers read so far after each page.
+func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) (*LedgerReport, error) {
+	r := &LedgerReport{}
+	sums := map[string]int64{}
+	var prevSeq int64
+	prevHash := ""
+	for {
+		rows, err := db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM ledger_transfers t WHERE t.seq > $1 ORDER BY t.seq LIMIT $2`,
+			prevSeq, ledgerVerifyPageTransfers)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: verify ledger: %w", err)
+		}
+		var page []*billow.Transfer
+		for rows.Next() {
+			t, err := scanTransfer(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			page = append(page, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		seqs := make([]int64, len(page))
+		for i, t := range page {
+			seqs[i] = t.Seq
+		}
+		entries, err := db.entriesOf(ctx, db.read, seqs)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page {
+			r.Transfers++
+			if t.Seq != prevSeq+1 {
+				r.problem("transfers %d to %d are missing", prevSeq+1, t.Seq-1)
+			}
+			t.Entries = entries[t.Seq]
+			r.Entries += int64(len(t.Entries))
+			if err := ledger.Check(t.Entries); err != nil {
+				r.problem("transfer %d (%s): %v", t.Seq, t.ID, err)
+			}
+			for _, e := range t.Entries {
+				sums[e.LedgerAccount] += e.AmountUcr
+			}
+			want := ledger.Hash(prevHash, ledger.Record{Seq: t.Seq, ID: t.ID, AccountID: t.AccountID, Cause: t.Cause, AmountUcr: t.AmountUcr,
+				Description: t.Description, AtMicros: t.At.UnixMicro(), Entries: t.Entries})
+			if want != t.Hash {
+				r.problem("transfer %d (%s): its hash does not follow from its content and the transfer before it: changed, or one before it was", t.Seq, t.ID)
+			}
+			prevSeq, prevHash = t.Seq, t.Hash
+		}
+		if progress != nil {
+			progress(r.Transfers)
+		}
+	}
+	var headSeq int64
+	var headHash string
+	if err := db.read.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+		return nil, fmt.Errorf("sqlstore: verify ledger: %w", err)
+	}
+	if headSeq != prevSeq || headHash != prevHash {
+		r.problem("the head names transfer %d, the log ends at %d: the last transfers are missing or the head was changed", headSeq, prevSeq)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT name, balance_ucr, floor_ucr FROM ledger_accounts ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: verify ledger: %w", err)
+	}
+	defer rows.Close()
+	var total int64
+	for rows.Next() {
+		var name string
+		var balance, floor int64
+		if err := rows.Scan(&name, &balance, &floor); err != nil {
+			return nil, err
+		}
+		if balance != sums[name] {
+			r.problem("ledger account %s holds %d µcr; its entries add up to %d", name, balance, sums[name])
+		}
+		if balance < floor {
+			r.problem("ledger account %s holds %d µcr, below its floor %d", name, balance, floor)
+		}
+		delete(sums, name)
+		total += balance
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for name := range sums {
+		r.problem("entries name ledger account %s, which does not exist", name)
+	}
+	if total != 0 {
+		r.problem("the balances add up to %d µcr, not 0", total)
+	}
+	return r, nil
+}

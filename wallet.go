@@ -1,0 +1,219 @@
+package billow
+
+import (
+	"strings"
+	"time"
+)
+
+// MicroCreditsPerCredit is how many micro-credits (µcr), the ledger's unit, make a credit.
+const MicroCreditsPerCredit = 1_000_000
+
+// Limits of the ledger.
+const (
+	// TransferMaxUcr bounds one movement: a billion credits (a million dollars at 1,000
+	// credits a dollar), far from int64's limit so that sums of many stay exact.
+	TransferMaxUcr = 1_000_000_000 * MicroCreditsPerCredit
+	// TransferIDMaxBytes bounds the idempotency id a caller chooses for a movement.
+	TransferIDMaxBytes = 255
+	// DescriptionMaxBytes bounds a movement's description, shown in the transactions list.
+	DescriptionMaxBytes = 500
+	// GrantPriorityMax bounds a grant's priority either side of 0.
+	GrantPriorityMax = 1000
+)
+
+// PrefixGrant begins the id of a grant.
+const PrefixGrant = "grant_"
+
+// Error codes of the ledger.
+const (
+	// CodeInsufficientCredits: the wallet cannot pay the amount, even with its grace buffer.
+	CodeInsufficientCredits = "insufficient_credits"
+)
+
+// GrantKind says where a grant's credits come from, which decides when they are spent
+// and whether they expire.
+type GrantKind string
+
+// Grant kinds.
+const (
+	GrantFree        GrantKind = "free"        // included with the plan, refreshed each cycle
+	GrantPromotional GrantKind = "promotional" // given by the operator, with an expiry
+	GrantPaid        GrantKind = "paid"        // bought; no expiry unless the catalog says so
+)
+
+// TransferCause is why credits moved.
+type TransferCause string
+
+// Causes of ledger transfers.
+const (
+	CauseUsage      TransferCause = "usage"
+	CausePurchase   TransferCause = "purchase"
+	CauseGrant      TransferCause = "grant"
+	CauseExpiry     TransferCause = "expiry"
+	CauseRefund     TransferCause = "refund"
+	CauseTransfer   TransferCause = "transfer"
+	CauseAdjustment TransferCause = "adjustment"
+)
+
+// Grant is a bucket of credits in an account's wallet.
+type Grant struct {
+	ID           string     `json:"id"`
+	AccountID    string     `json:"account"`
+	Kind         GrantKind  `json:"kind"`
+	AmountUcr    int64      `json:"amount_ucr"`
+	RemainingUcr int64      `json:"remaining_ucr"`
+	Priority     int        `json:"priority"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	Description  string     `json:"description,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+// Wallet is an account's credits: the sum of its grants' remaining credits, less what it
+// has overdrawn within its grace buffer.
+type Wallet struct {
+	AccountID  string `json:"account"`
+	BalanceUcr int64  `json:"balance_ucr"`
+	// BalanceCredits is BalanceUcr in credits, every digit kept ("4999.5").
+	BalanceCredits string `json:"balance_credits"`
+	// OverdrawnUcr is what the wallet owes its grace buffer (0 or more); the next credits
+	// added pay it back first.
+	OverdrawnUcr int64   `json:"overdrawn_ucr"`
+	GraceUcr     int64   `json:"grace_ucr"`
+	Grants       []Grant `json:"grants"`
+}
+
+// CreditsText writes micro-credits as credits with every digit and no trailing zeros.
+func CreditsText(ucr int64) string {
+	neg := ucr < 0
+	u := uint64(ucr)
+	if neg {
+		u = uint64(-ucr)
+	}
+	whole, frac := u/MicroCreditsPerCredit, u%MicroCreditsPerCredit
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	b.WriteString(uitoa(whole))
+	if frac != 0 {
+		f := uitoa(frac + MicroCreditsPerCredit)[1:] // six digits, leading zeros kept
+		b.WriteByte('.')
+		b.WriteString(strings.TrimRight(f, "0"))
+	}
+	return b.String()
+}
+
+func uitoa(v uint64) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(buf[i:])
+		}
+	}
+}
+
+// CreateGrantInput adds credits to an account's wallet.
+type CreateGrantInput struct {
+	Account   string     `json:"-"`
+	Kind      GrantKind  `json:"kind" enum:"free,promotional,paid" doc:"free (included with the plan), promotional (expires_at required) or paid (bought)."`
+	AmountUcr int64      `json:"amount_ucr" minimum:"1" doc:"Credits to add, in micro-credits (1 credit = 1,000,000)."`
+	ExpiresAt *time.Time `json:"expires_at,omitempty" doc:"When unspent credits expire. Required for promotional grants."`
+	Priority  int        `json:"priority,omitempty" doc:"Grants of higher priority are spent first; equal ones in the standard order: free, promotional by soonest expiry, paid oldest first."`
+	// ID is the caller's idempotency id of the grant's ledger transfer: the same id
+	// again returns the first grant.
+	ID          string `json:"id" doc:"Your idempotency id for this grant: sending it again returns the first grant."`
+	Description string `json:"description,omitempty"`
+}
+
+// Validate reports every invalid field at once; now is the time the grant is made.
+func (in *CreateGrantInput) Validate(now time.Time) error {
+	var errs fieldErrors
+	switch in.Kind {
+	case GrantFree, GrantPaid:
+	case GrantPromotional:
+		if in.ExpiresAt == nil {
+			errs.add("expires_at", "is required for a promotional grant")
+		}
+	default:
+		errs.add("kind", "must be free, promotional or paid, not %q", in.Kind)
+	}
+	validateAmountUcr(&errs, "amount_ucr", in.AmountUcr)
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
+		errs.add("expires_at", "must be in the future")
+	}
+	if in.Priority < -GrantPriorityMax || in.Priority > GrantPriorityMax {
+		errs.add("priority", "must be between %d and %d", -GrantPriorityMax, GrantPriorityMax)
+	}
+	validateTransferText(&errs, in.ID, in.Description)
+	return errs.err()
+}
+
+// SpendInput debits an account's wallet: grants in spending order, then the grace buffer.
+type SpendInput struct {
+	Account     string
+	AmountUcr   int64
+	ID          string        // the caller's idempotency id: the same id again returns the first transfer
+	Cause       TransferCause // usage or adjustment
+	Description string
+}
+
+// Validate reports every invalid field at once.
+func (in *SpendInput) Validate() error {
+	var errs fieldErrors
+	validateAmountUcr(&errs, "amount_ucr", in.AmountUcr)
+	switch in.Cause {
+	case CauseUsage, CauseAdjustment:
+	default:
+		errs.add("cause", "must be usage or adjustment, not %q", in.Cause)
+	}
+	validateTransferText(&errs, in.ID, in.Description)
+	return errs.err()
+}
+
+func validateAmountUcr(errs *fieldErrors, field string, v int64) {
+	if v <= 0 || v > TransferMaxUcr {
+		errs.add(field, "must be between 1 and %d micro-credits", int64(TransferMaxUcr))
+	}
+}
+
+func validateTransferText(errs *fieldErrors, id, description string) {
+	switch {
+	case id == "":
+		errs.add("id", "is required: choose an idempotency id for this movement")
+	case len(id) > TransferIDMaxBytes || hasControl(id):
+		errs.add("id", "must be at most %d bytes of printable text", TransferIDMaxBytes)
+	}
+	if len(description) > DescriptionMaxBytes || hasControl(description) {
+		errs.add("description", "must be at most %d bytes of printable text", DescriptionMaxBytes)
+	}
+}
+
+// Transfer is one movement of credits between ledger accounts, as the ledger keeps it.
+type Transfer struct {
+	Seq         int64         `json:"seq"`
+	ID          string        `json:"id"`
+	AccountID   string        `json:"account,omitempty"`
+	Cause       TransferCause `json:"cause"`
+	AmountUcr   int64         `json:"amount_ucr"`
+	Description string        `json:"description,omitempty"`
+	At          time.Time     `json:"at"`
+	// WalletDeltaUcr is what the transfer changed the account's wallet by (+ added, −
+	// spent), and WalletAfterUcr the wallet's balance after it.
+	WalletDeltaUcr int64     `json:"wallet_delta_ucr"`
+	WalletAfterUcr int64     `json:"wallet_after_ucr"`
+	Entries        []Entry   `json:"entries"`
+	Hash           string    `json:"hash"`
+	GrantID        string    `json:"grant,omitempty"` // the grant a grant transfer made
+	CreatedAt      time.Time `json:"-"`
+}
+
+// Entry is one side of a transfer: a ledger account and the signed amount it moved by.
+// A transfer's entries add up to zero.
+type Entry struct {
+	LedgerAccount string `json:"ledger_account"`
+	AmountUcr     int64  `json:"amount_ucr"`
+}
