@@ -217,3 +217,20 @@ type Entry struct {
 	LedgerAccount string `json:"ledger_account"`
 	AmountUcr     int64  `json:"amount_ucr"`
 }
+
+// WalletTransaction is a movement as an account's transactions list shows it.
+type WalletTransaction struct {
+	Seq         int64         `json:"seq" doc:"Position in the ledger's log; pass it as starting_after for the next page."`
+	ID          string        `json:"id"`
+	At          time.Time     `json:"at"`
+	Cause       TransferCause `json:"cause"`
+	Description string        `json:"description"`
+	// CreditsUcr is what the movement changed the wallet by: + added, − spent.
+	CreditsUcr int64  `json:"credits_ucr"`
+	Credits    string `json:"credits" doc:"credits_ucr in credits, every digit kept."`
+	// Value is Credits in the account's currency at the catalog's rate, every digit kept.
+	Value           string `json:"value"`
+	Currency        string `json:"currency"`
+	BalanceAfterUcr int64  `json:"balance_after_ucr"`
+	BalanceAfter    string `json:"balance_after" doc:"The wallet's balance after the movement, in credits."`
+}

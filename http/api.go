@@ -34,6 +34,7 @@ func (s *Server) registerAPI() {
 	s.registerCatalog()
 	s.registerEvents()
 	s.registerUsage()
+	s.registerWallet()
 }
 
 // register adds an operation whose handler's errors become problems.

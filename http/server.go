@@ -55,6 +55,11 @@ type Store interface {
 	Usage(ctx context.Context, in billow.UsageQueryInput) (*billow.UsageResult, error)
 	UsageTrends(ctx context.Context, in billow.UsageTrendsInput) (*billow.UsageTrends, error)
 	UsageSummary(ctx context.Context, in billow.UsageSummaryInput) (*billow.UsageSummary, error)
+
+	Wallet(ctx context.Context, accountRef string) (*billow.Wallet, error)
+	CreateGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Grant, *billow.Transfer, error)
+	Transactions(ctx context.Context, accountRef string, page billow.PageInput) (*billow.Page[*billow.WalletTransaction], error)
+	TransactionsBetween(ctx context.Context, accountRef string, from, to time.Time) ([]*billow.WalletTransaction, error)
 }
 
 // Config wires a Server.

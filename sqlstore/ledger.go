@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/ledger"
@@ -623,35 +626,76 @@ func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, er
 // is the seq of the last one of the previous page.
 //
 // Errors: validation_failed, not_found.
-func (db *DB) Transactions(ctx context.Context, accountRef string, page billow.PageInput) (*billow.Page[*billow.Transfer], error) {
+func (db *DB) Transactions(ctx context.Context, accountRef string, page billow.PageInput) (*billow.Page[*billow.WalletTransaction], error) {
 	page.Normalize()
-	a, err := db.Account(ctx, accountRef)
-	if err != nil {
-		return nil, err
-	}
-	after := int64(1) << 62
+	after := int64(math.MaxInt64)
 	if page.StartingAfter != "" {
+		var err error
 		if after, err = strconv.ParseInt(page.StartingAfter, 10, 64); err != nil || after < 1 {
 			return nil, billow.FieldErrorf(billow.CodeValidationFailed, "starting_after", "must be the seq of a transaction")
 		}
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM ledger_transfers t WHERE t.account_id = $1 AND t.seq < $2
-		ORDER BY t.seq DESC LIMIT $3`, a.ID, after, page.Limit+1)
+	txs, err := db.walletTransactions(ctx, accountRef, `t.seq < $2 ORDER BY t.seq DESC LIMIT $3`, after, page.Limit+1)
+	if err != nil {
+		return nil, err
+	}
+	out := &billow.Page[*billow.WalletTransaction]{Data: txs}
+	if len(txs) > page.Limit {
+		out.Data, out.HasMore = txs[:page.Limit], true
+	}
+	return out, nil
+}
+
+// TransactionsExportRowsMax bounds the movements one export holds.
+const TransactionsExportRowsMax = 100_000
+
+// TransactionsBetween returns the movements of an account's wallet in [from, to), oldest
+// first, for an export.
+//
+// Errors: not_found, request_too_large (more than TransactionsExportRowsMax).
+func (db *DB) TransactionsBetween(ctx context.Context, accountRef string, from, to time.Time) ([]*billow.WalletTransaction, error) {
+	txs, err := db.walletTransactions(ctx, accountRef, `t.at >= $2 AND t.at < $3 ORDER BY t.seq LIMIT $4`,
+		from.UnixMicro(), to.UnixMicro(), TransactionsExportRowsMax+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(txs) > TransactionsExportRowsMax {
+		return nil, billow.Errorf(billow.KindTooLarge, billow.CodeRequestTooLarge,
+			"more than %d transactions in the range; export a shorter one", TransactionsExportRowsMax)
+	}
+	return txs, nil
+}
+
+// walletTransactions reads an account's transfers ($1 is the account id; where holds the
+// rest) and values them at the catalog's rate.
+func (db *DB) walletTransactions(ctx context.Context, accountRef, where string, args ...any) ([]*billow.WalletTransaction, error) {
+	a, err := db.Account(ctx, accountRef)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := db.AccountCatalog(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM ledger_transfers t WHERE t.account_id = $1 AND `+where,
+		append([]any{a.ID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: transactions: %w", err)
 	}
 	defer rows.Close()
-	out := &billow.Page[*billow.Transfer]{Data: []*billow.Transfer{}}
+	perUnit := decimal.NewFromInt(cat.Credits.PerCurrencyUnit)
+	out := []*billow.WalletTransaction{}
 	for rows.Next() {
 		t, err := scanTransfer(rows)
 		if err != nil {
 			return nil, err
 		}
-		if len(out.Data) == page.Limit {
-			out.HasMore = true
-			break
-		}
-		out.Data = append(out.Data, t)
+		out = append(out, &billow.WalletTransaction{Seq: t.Seq, ID: t.ID, At: t.At, Cause: t.Cause, Description: t.Description,
+			CreditsUcr: t.WalletDeltaUcr, Credits: billow.CreditsText(t.WalletDeltaUcr),
+			// Credits per currency unit is a whole number: 18 decimals keep any quotient of
+			// micro-credits exact enough to show every digit a person reads.
+			Value: decimal.New(t.WalletDeltaUcr, -6).DivRound(perUnit, 18).String(), Currency: a.Currency,
+			BalanceAfterUcr: t.WalletAfterUcr, BalanceAfter: billow.CreditsText(t.WalletAfterUcr)})
 	}
 	return out, rows.Err()
 }

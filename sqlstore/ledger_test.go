@@ -136,8 +136,9 @@ func TestWalletSpendingOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Data) != 3 || !page.HasMore || page.Data[0].ID != "usage-1" || page.Data[0].WalletAfterUcr != 10*credit+credit/2 ||
-			page.Data[1].ID != "free-jan" || page.Data[1].WalletAfterUcr != 19*credit || page.Data[1].WalletDeltaUcr != 5*credit {
+		if len(page.Data) != 3 || !page.HasMore || page.Data[0].ID != "usage-1" || page.Data[0].BalanceAfterUcr != 10*credit+credit/2 ||
+			page.Data[1].ID != "free-jan" || page.Data[1].BalanceAfterUcr != 19*credit || page.Data[1].CreditsUcr != 5*credit ||
+			page.Data[0].Credits != "-8.5" || page.Data[0].Value != "-0.0085" || page.Data[1].Value != "0.005" || page.Data[1].Currency != "USD" {
 			t.Fatalf("transactions: %+v", page.Data)
 		}
 		rest, err := env.DB.Transactions(ctx, "acme", billow.PageInput{Limit: 3, StartingAfter: fmt.Sprint(page.Data[2].Seq)})
@@ -185,8 +186,8 @@ func TestConcurrentSpends(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, tr := range page.Data {
-				if tr.WalletAfterUcr < 0 {
-					t.Fatalf("transfer %d left the wallet at %d", tr.Seq, tr.WalletAfterUcr)
+				if tr.BalanceAfterUcr < 0 {
+					t.Fatalf("transfer %d left the wallet at %d", tr.Seq, tr.BalanceAfterUcr)
 				}
 			}
 			if !page.HasMore {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,5 +165,40 @@ func TestImportCSV(t *testing.T) {
 	if code := run([]string{"meters", "rebuild", "--data-dir", dataDir}, &out, &out); code != 0 ||
 		!strings.Contains(out.String(), "[1/1] acme: 2 events") || !strings.Contains(out.String(), "rebuilt the rollups of 1 accounts from 2 events") {
 		t.Fatalf("meters rebuild = %d:\n%s", code, out.String())
+	}
+}
+
+// TestLedgerVerifyCommand runs billow ledger verify on a store with a few movements, then
+// on the same store with a transfer's amount changed behind its back.
+func TestLedgerVerifyCommand(t *testing.T) {
+	dataDir := importFixture(t)
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, sqlstore.Config{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateGrant(ctx, billow.CreateGrantInput{Account: "acme", Kind: billow.GrantPaid, AmountUcr: 5_000_000, ID: "pack"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Spend(ctx, billow.SpendInput{Account: "acme", AmountUcr: 1_000_000, ID: "u1", Cause: billow.CauseUsage}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	var out bytes.Buffer
+	if code := run([]string{"ledger", "verify", "--data-dir", dataDir}, &out, &out); code != 0 || !strings.Contains(out.String(), "read 2 transfers and 4 entries") ||
+		!strings.Contains(out.String(), "ok:") {
+		t.Fatalf("ledger verify = %d:\n%s", code, out.String())
+	}
+	raw, err := sql.Open("sqlite", filepath.Join(dataDir, "billow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE ledger_transfers SET amount_ucr = 2 WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"ledger", "verify", "--data-dir", dataDir}, &out, &out); code == 0 || !strings.Contains(out.String(), "problem: transfer 2 (u1)") {
+		t.Fatalf("ledger verify after tampering = %d:\n%s", code, out.String())
 	}
 }

@@ -28,6 +28,7 @@ type cli struct {
 	Keys    keysCmd    `cmd:"" help:"Manage API keys."`
 	Events  eventsCmd  `cmd:"" help:"Work with usage events."`
 	Meters  metersCmd  `cmd:"" help:"Work with meters and their rollups."`
+	Ledger  ledgerCmd  `cmd:"" help:"Work with the credit ledger."`
 	Bench   benchCmd   `cmd:"" help:"Measure Billow beside the physical limits of this machine."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
