@@ -37,6 +37,17 @@ func (db *DB) AccountCatalog(ctx context.Context, a *billow.Account) (*catalog.C
 	return cat, err
 }
 
+// accountAndCatalog returns the account with the given id or external id and the catalog
+// version it signed.
+func (db *DB) accountAndCatalog(ctx context.Context, ref string) (*billow.Account, *catalog.Catalog, error) {
+	a, err := db.Account(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := db.AccountCatalog(ctx, a)
+	return a, cat, err
+}
+
 type eventKey struct{ account, source, id string }
 
 // InsertEvents stores the events not stored yet, all in one transaction, and reports

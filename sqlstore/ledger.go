@@ -86,11 +86,7 @@ func (db *DB) Spend(ctx context.Context, in billow.SpendInput) (*billow.Transfer
 // prepareLedgerOp resolves what a movement needs before it joins a batch: the account,
 // its grace buffer, and the hash of what was asked.
 func (db *DB) prepareLedgerOp(ctx context.Context, op *ledgerOp, accountRef string) error {
-	a, err := db.Account(ctx, accountRef)
-	if err != nil {
-		return err
-	}
-	cat, err := db.AccountCatalog(ctx, a)
+	a, cat, err := db.accountAndCatalog(ctx, accountRef)
 	if err != nil {
 		return err
 	}
@@ -588,11 +584,7 @@ func (db *DB) grants(ctx context.Context, where string, args ...any) ([]*billow.
 //
 // Errors: not_found.
 func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, error) {
-	a, err := db.Account(ctx, accountRef)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := db.AccountCatalog(ctx, a)
+	a, cat, err := db.accountAndCatalog(ctx, accountRef)
 	if err != nil {
 		return nil, err
 	}
@@ -669,11 +661,7 @@ func (db *DB) TransactionsBetween(ctx context.Context, accountRef string, from, 
 // walletTransactions reads an account's transfers ($1 is the account id; where holds the
 // rest) and values them at the catalog's rate.
 func (db *DB) walletTransactions(ctx context.Context, accountRef, where string, args ...any) ([]*billow.WalletTransaction, error) {
-	a, err := db.Account(ctx, accountRef)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := db.AccountCatalog(ctx, a)
+	a, cat, err := db.accountAndCatalog(ctx, accountRef)
 	if err != nil {
 		return nil, err
 	}

@@ -188,11 +188,7 @@ type usageScope struct {
 }
 
 func (db *DB) usageScope(ctx context.Context, accountRef, appRef string) (*usageScope, error) {
-	a, err := db.Account(ctx, accountRef)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := db.AccountCatalog(ctx, a)
+	a, cat, err := db.accountAndCatalog(ctx, accountRef)
 	if err != nil {
 		return nil, err
 	}
