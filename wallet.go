@@ -1,8 +1,9 @@
 package billow
 
 import (
-	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // MicroCreditsPerCredit is how many micro-credits (µcr), the ledger's unit, make a credit.
@@ -84,36 +85,7 @@ type Wallet struct {
 
 // CreditsText writes micro-credits as credits with every digit and no trailing zeros.
 func CreditsText(ucr int64) string {
-	neg := ucr < 0
-	u := uint64(ucr)
-	if neg {
-		u = uint64(-ucr)
-	}
-	whole, frac := u/MicroCreditsPerCredit, u%MicroCreditsPerCredit
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	b.WriteString(uitoa(whole))
-	if frac != 0 {
-		f := uitoa(frac + MicroCreditsPerCredit)[1:] // six digits, leading zeros kept
-		b.WriteByte('.')
-		b.WriteString(strings.TrimRight(f, "0"))
-	}
-	return b.String()
-}
-
-func uitoa(v uint64) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(buf[i:])
-		}
-	}
+	return decimal.New(ucr, -6).String()
 }
 
 // CreateGrantInput adds credits to an account's wallet.
@@ -203,12 +175,11 @@ type Transfer struct {
 	At          time.Time     `json:"at"`
 	// WalletDeltaUcr is what the transfer changed the account's wallet by (+ added, −
 	// spent), and WalletAfterUcr the wallet's balance after it.
-	WalletDeltaUcr int64     `json:"wallet_delta_ucr"`
-	WalletAfterUcr int64     `json:"wallet_after_ucr"`
-	Entries        []Entry   `json:"entries"`
-	Hash           string    `json:"hash"`
-	GrantID        string    `json:"grant,omitempty"` // the grant a grant transfer made
-	CreatedAt      time.Time `json:"-"`
+	WalletDeltaUcr int64   `json:"wallet_delta_ucr"`
+	WalletAfterUcr int64   `json:"wallet_after_ucr"`
+	Entries        []Entry `json:"entries"`
+	Hash           string  `json:"hash"`
+	GrantID        string  `json:"grant,omitempty"` // the grant a grant transfer made
 }
 
 // Entry is one side of a transfer: a ledger account and the signed amount it moved by.

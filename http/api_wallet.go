@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -115,16 +116,18 @@ func (s *Server) registerWallet() {
 			w := csv.NewWriter(&b)
 			w.Write([]string{"Date", "Transaction ID", "Description", "Credits", "Value", "Currency", "Balance after"})
 			for _, t := range txs {
-				w.Write([]string{t.At.UTC().Format(time.RFC3339), t.ID, csvText(t.Description), t.Credits, t.Value, t.Currency, t.BalanceAfter})
+				w.Write([]string{t.At.UTC().Format(time.RFC3339), csvText(t.ID), csvText(t.Description), t.Credits, t.Value, t.Currency, t.BalanceAfter})
 			}
 			w.Flush()
 			return &exportOut{ContentType: "text/csv; charset=utf-8",
-				ContentDisposition: `attachment; filename="transactions-` + a.ExternalID + `-` + strconv.Itoa(in.From.Year()) + `.csv"`, Body: b.Bytes()}, w.Error()
+				ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": "transactions-" + a.ExternalID + "-" + strconv.Itoa(in.From.Year()) + ".csv"}),
+				Body:               b.Bytes()}, w.Error()
 		})
 }
 
-// csvText keeps a spreadsheet from reading text as a formula (CSV injection): a cell
-// that would begin with =, +, - or @ begins with an apostrophe instead.
+// csvText keeps a spreadsheet from reading text a caller chose (descriptions, ids) as a
+// formula (CSV injection): a cell that would begin with =, +, - or @ begins with an
+// apostrophe instead.
 func csvText(s string) string {
 	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
 		return "'" + s

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/billowhq/billow"
 )
@@ -29,6 +30,9 @@ const (
 
 // GrantAccount names the ledger account holding a grant's credits.
 func GrantAccount(grantID string) string { return grantPrefix + grantID }
+
+// IsGrantAccount says whether a ledger account holds a grant's credits.
+func IsGrantAccount(name string) bool { return strings.HasPrefix(name, grantPrefix) }
 
 // OverdraftAccount names the ledger account of an account's grace buffer.
 func OverdraftAccount(accountID string) string { return overdraftPref + accountID }
@@ -182,7 +186,9 @@ func Apply(balances map[string]*Balance, entries []billow.Entry) error {
 			return fmt.Errorf("ledger: no balance for %s", e.LedgerAccount)
 		}
 		next := b.Ucr + e.AmountUcr
-		if (e.AmountUcr > 0 && next < b.Ucr) || (e.AmountUcr < 0 && next > b.Ucr) || next < b.FloorUcr {
+		// Only a debit can cross the floor: a credit to an account already below it (its
+		// floor raised since) brings it closer, and must go through.
+		if (e.AmountUcr > 0 && next < b.Ucr) || (e.AmountUcr < 0 && (next > b.Ucr || next < b.FloorUcr)) {
 			return &BelowFloorError{LedgerAccount: e.LedgerAccount, BalanceUcr: next, FloorUcr: b.FloorUcr}
 		}
 	}

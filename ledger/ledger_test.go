@@ -148,3 +148,18 @@ func TestHashCoversEveryField(t *testing.T) {
 		t.Error("the previous hash is not covered")
 	}
 }
+
+// TestApplyCreditBelowFloor: an account already below its floor (the floor raised since)
+// takes credits, and takes no further debit.
+func TestApplyCreditBelowFloor(t *testing.T) {
+	balances := map[string]*ledger.Balance{"od": {Ucr: -70, FloorUcr: 0}, "src": {FloorUcr: ledger.Unbounded}}
+	if err := ledger.Apply(balances, []billow.Entry{{LedgerAccount: "src", AmountUcr: -10}, {LedgerAccount: "od", AmountUcr: 10}}); err != nil {
+		t.Fatalf("a credit towards the floor: %v", err)
+	}
+	if balances["od"].Ucr != -60 {
+		t.Fatalf("balance %d, want -60", balances["od"].Ucr)
+	}
+	if err := ledger.Apply(balances, []billow.Entry{{LedgerAccount: "od", AmountUcr: -1}, {LedgerAccount: "src", AmountUcr: 1}}); err == nil {
+		t.Fatal("a debit below the floor went through")
+	}
+}

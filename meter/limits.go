@@ -32,8 +32,6 @@ const (
 const (
 	// MicrosPerMinute converts the catalog's minutes to the engine's microseconds.
 	MicrosPerMinute = 60_000_000
-	// MicroCreditsPerCredit is the ledger's unit: 1 credit = 1,000,000 µcr.
-	MicroCreditsPerCredit = 1_000_000
 	// millisPerSecond converts voice milliseconds to the "seconds" data field.
 	millisPerSecond = 1000
 )

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/ledger"
 )
 
@@ -25,7 +25,9 @@ const ledgerBatchOpsMax = 1000
 // ledgerQueue is group commit for the ledger: movements asked for while a batch is being
 // written wait, and the next batch takes them all, so that many postings share one
 // transaction, one lock of the chain's head and one fsync. The caller that finds no batch
-// running writes batches until none is waiting.
+// running writes the next one, which begins with its own movement, then passes the lead
+// to the caller of the first movement still waiting: no caller writes batch after batch
+// of others' movements under a steady load.
 type ledgerQueue struct {
 	mu      sync.Mutex // protects the following fields
 	pending []*ledgerOp
@@ -43,7 +45,8 @@ type ledgerOp struct {
 
 	transfer *billow.Transfer
 	err      error
-	done     chan struct{}
+	done     chan struct{} // closed once the movement is decided
+	lead     chan struct{} // told to write the next batch
 }
 
 // CreateGrant adds credits to an account's wallet as a grant, with its ledger transfer
@@ -91,7 +94,7 @@ func (db *DB) prepareLedgerOp(ctx context.Context, op *ledgerOp, accountRef stri
 		return err
 	}
 	op.accountID = a.ID
-	op.graceUcr = cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit
+	op.graceUcr = graceUcr(cat)
 	h := sha256.New()
 	if g := op.grant; g != nil {
 		expires := ""
@@ -109,41 +112,63 @@ func (db *DB) prepareLedgerOp(ctx context.Context, op *ledgerOp, accountRef stri
 
 // postLedger queues a movement and returns once the batch holding it is committed.
 func (db *DB) postLedger(ctx context.Context, op *ledgerOp) (*billow.Transfer, error) {
-	op.done = make(chan struct{})
+	op.done, op.lead = make(chan struct{}), make(chan struct{}, 1)
 	q := &db.ledgerQueue
 	q.mu.Lock()
 	q.pending = append(q.pending, op)
-	if !q.running {
-		q.running = true
-		// A batch carries other callers' movements: it must not fail because this
-		// caller gives up.
-		batchCtx := context.WithoutCancel(ctx)
-		for len(q.pending) > 0 {
-			n := min(len(q.pending), ledgerBatchOpsMax)
-			batch := q.pending[:n:n]
-			q.pending = q.pending[n:]
-			q.mu.Unlock()
-			db.writeLedgerBatch(batchCtx, batch)
-			q.mu.Lock()
-		}
-		q.running = false
-	}
+	lead := !q.running
+	q.running = true
 	q.mu.Unlock()
-	<-op.done // written by this caller or another; the movement is decided either way
+	if !lead {
+		select {
+		case <-op.done: // written in another caller's batch
+		case <-op.lead:
+			lead = true
+		}
+	}
+	if lead {
+		db.leadLedgerBatch(ctx)
+	}
+	<-op.done
 	return op.transfer, op.err
+}
+
+// leadLedgerBatch writes the next batch of waiting movements, then passes the lead on.
+func (db *DB) leadLedgerBatch(ctx context.Context) {
+	q := &db.ledgerQueue
+	q.mu.Lock()
+	n := min(len(q.pending), ledgerBatchOpsMax)
+	batch := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		if len(q.pending) > 0 {
+			q.pending[0].lead <- struct{}{} // its caller waits on it; it stays first until then
+		} else {
+			q.running = false
+		}
+		q.mu.Unlock()
+	}()
+	// A batch carries other callers' movements: it must not fail because this caller
+	// gives up.
+	db.writeLedgerBatch(context.WithoutCancel(ctx), batch)
 }
 
 // writeLedgerBatch decides and writes a batch of movements in one transaction, and
 // answers each. A movement the rules refuse is answered with its error and the others go
-// on; an error of the database fails them all, nothing written.
+// on; an error of the database, or a panic, fails them all, nothing written.
 func (db *DB) writeLedgerBatch(ctx context.Context, ops []*ledgerOp) {
-	err := db.tx(ctx, func(tx *sql.Tx) error { return db.decideLedgerBatch(ctx, tx, ops) })
-	for _, op := range ops {
-		if err != nil {
-			op.transfer, op.err = nil, fmt.Errorf("sqlstore: ledger: %w", err)
+	err := errors.New("the batch was abandoned")
+	defer func() {
+		for _, op := range ops {
+			if err != nil {
+				op.transfer, op.err = nil, fmt.Errorf("sqlstore: ledger: %w", err)
+			}
+			close(op.done)
 		}
-		close(op.done)
-	}
+	}()
+	err = db.tx(ctx, func(tx *sql.Tx) error { return db.decideLedgerBatch(ctx, tx, ops) })
 }
 
 // walletState is an account's wallet as a batch sees it: its grants with a balance and
@@ -153,6 +178,9 @@ type walletState struct {
 	overdraft string
 	newOver   bool // the overdraft account is not stored yet
 }
+
+// transferKey is a transfer's idempotency id, which is the account's own.
+type transferKey struct{ accountID, id string }
 
 // decideLedgerBatch applies the rules to each movement in turn, against the balances as
 // the movements before it left them, and writes those accepted.
@@ -168,11 +196,11 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	}
 
 	// Ids already in the log answer with their first transfer.
-	ids := make([]string, len(ops))
+	keys := make([]transferKey, len(ops))
 	for i, op := range ops {
-		ids[i] = op.id()
+		keys[i] = transferKey{op.accountID, op.id()}
 	}
-	stored, err := db.transfersByID(ctx, tx, ids)
+	stored, err := db.transfersByID(ctx, tx, keys)
 	if err != nil {
 		return err
 	}
@@ -182,21 +210,22 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	for _, op := range ops {
 		accountIDs[op.accountID] = true
 	}
-	wallets, balances, err := db.loadWallets(ctx, tx, accountIDs, ops)
+	now := db.now() // one instant for the whole batch
+	wallets, balances, err := db.loadWallets(ctx, tx, accountIDs, now)
 	if err != nil {
 		return err
 	}
-	nowMicros := db.now().UnixMicro()
 	var (
 		transfers  []*billow.Transfer
 		newGrants  []*billow.Grant
 		changed    = map[string]bool{}
-		inBatch    = map[string]*ledgerOp{}
+		inBatch    = map[transferKey]*ledgerOp{}
 		newLedgers []newLedgerAccount
 	)
 	for _, op := range ops {
 		id := op.id()
-		if t, ok := stored[id]; ok {
+		key := transferKey{op.accountID, id}
+		if t, ok := stored[key]; ok {
 			if t.inputHash != op.inputHash {
 				op.err = reusedTransferID(id)
 			} else {
@@ -204,7 +233,7 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 			}
 			continue
 		}
-		if first, ok := inBatch[id]; ok {
+		if first, ok := inBatch[key]; ok {
 			if first.inputHash != op.inputHash {
 				op.err = reusedTransferID(id)
 			} else {
@@ -212,23 +241,26 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 			}
 			continue
 		}
-		inBatch[id] = op
+		inBatch[key] = op
 		w := wallets[op.accountID]
 		od := balances[w.overdraft]
-		od.FloorUcr = -op.graceUcr
+		// The catalog's buffer may have shrunk below what the wallet already owes: the
+		// floor then stays at the balance, so nothing more is overdrawn and the wallet can
+		// still be paid back.
+		od.FloorUcr = min(-op.graceUcr, od.Ucr)
 		var entries []billow.Entry
-		t := &billow.Transfer{ID: id, AccountID: op.accountID, At: db.now()}
+		t := &billow.Transfer{ID: id, AccountID: op.accountID, At: now}
 		var grant *billow.Grant
 		if g := op.grant; g != nil {
-			grant = &billow.Grant{ID: billow.NewID(billow.PrefixGrant, db.now()), AccountID: op.accountID, Kind: g.Kind, AmountUcr: g.AmountUcr,
-				Priority: g.Priority, ExpiresAt: g.ExpiresAt, Description: g.Description, CreatedAt: db.now()}
+			grant = &billow.Grant{ID: billow.NewID(billow.PrefixGrant, now), AccountID: op.accountID, Kind: g.Kind, AmountUcr: g.AmountUcr,
+				Priority: g.Priority, ExpiresAt: g.ExpiresAt, Description: g.Description, CreatedAt: now}
 			name := ledger.GrantAccount(grant.ID)
 			balances[name] = &ledger.Balance{}
 			entries = ledger.Fund(ledger.IssuedAccount(g.Kind), name, *od, w.overdraft, g.AmountUcr)
 			t.Cause, t.AmountUcr, t.Description, t.GrantID = billow.CauseGrant, g.AmountUcr, g.Description, grant.ID
 		} else {
 			s := op.spend
-			entries, err = ledger.Spend(w.grants, *od, w.overdraft, ledger.UsageRevenue, s.AmountUcr, nowMicros)
+			entries, err = ledger.Spend(w.grants, *od, w.overdraft, ledger.UsageRevenue, s.AmountUcr, now.UnixMicro())
 			if errors.Is(err, ledger.ErrInsufficient) {
 				op.err = billow.Errorf(billow.KindConflict, billow.CodeInsufficientCredits,
 					"the wallet of account %s cannot pay %s credits", op.accountID, billow.CreditsText(s.AmountUcr))
@@ -251,7 +283,7 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 		}
 		for _, e := range entries {
 			changed[e.LedgerAccount] = true
-			if e.LedgerAccount == w.overdraft || strings.HasPrefix(e.LedgerAccount, "grant:") {
+			if e.LedgerAccount == w.overdraft || ledger.IsGrantAccount(e.LedgerAccount) { // the wallet's own: a transfer touches one wallet
 				t.WalletDeltaUcr += e.AmountUcr
 			}
 		}
@@ -273,9 +305,9 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	if len(transfers) == 0 {
 		return nil
 	}
-	for _, w := range wallets {
+	for accountID, w := range wallets {
 		if w.newOver && changed[w.overdraft] {
-			newLedgers = append(newLedgers, newLedgerAccount{name: w.overdraft, accountID: strings.TrimPrefix(w.overdraft, "overdraft:"), floor: balances[w.overdraft].FloorUcr})
+			newLedgers = append(newLedgers, newLedgerAccount{name: w.overdraft, accountID: accountID, floor: balances[w.overdraft].FloorUcr})
 		}
 	}
 	if err := db.insertLedgerAccounts(ctx, tx, newLedgers); err != nil {
@@ -319,19 +351,20 @@ type storedTransfer struct {
 	inputHash string
 }
 
-// transfersByID reads the transfers of the given ids that are already in the log.
-func (db *DB) transfersByID(ctx context.Context, tx *sql.Tx, ids []string) (map[string]storedTransfer, error) {
-	rows := make([][]any, len(ids))
-	for i, id := range ids {
-		rows[i] = []any{id}
+// transfersByID reads the transfers of the given accounts' ids that are already in the log.
+func (db *DB) transfersByID(ctx context.Context, tx *sql.Tx, keys []transferKey) (map[transferKey]storedTransfer, error) {
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		rows[i] = []any{k.accountID, k.id}
 	}
-	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}}, rows)
-	res, err := tx.QueryContext(ctx, `SELECT `+transferColumns+`, t.input_hash FROM ledger_transfers t WHERE t.id IN (SELECT id FROM `+set+` AS i)`, args...)
+	set, args := db.rowSet(1, []rowSetColumn{{"account_id", "TEXT"}, {"id", "TEXT"}}, rows)
+	res, err := tx.QueryContext(ctx, `SELECT `+transferColumns+`, t.input_hash FROM ledger_transfers t
+		WHERE (t.account_id, t.id) IN (SELECT account_id, id FROM `+set+` AS i)`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer res.Close()
-	out := map[string]storedTransfer{}
+	out := map[transferKey]storedTransfer{}
 	var seqs []int64
 	for res.Next() {
 		var s storedTransfer
@@ -340,7 +373,7 @@ func (db *DB) transfersByID(ctx context.Context, tx *sql.Tx, ids []string) (map[
 			return nil, err
 		}
 		s.Transfer = t
-		out[t.ID] = s
+		out[transferKey{t.AccountID, t.ID}] = s
 		seqs = append(seqs, t.Seq)
 	}
 	if err := res.Err(); err != nil {
@@ -400,9 +433,9 @@ func (db *DB) entriesOf(ctx context.Context, q interface {
 }
 
 // loadWallets reads the wallets of the accounts a batch touches (grants with credits
-// left, and the overdraft account), and the balances of every ledger account the batch
-// may post to.
-func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string]bool, ops []*ledgerOp) (map[string]*walletState, map[string]*ledger.Balance, error) {
+// left that have not expired at now, and the overdraft account), and the balances of
+// every ledger account the batch may post to.
+func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string]bool, now time.Time) (map[string]*walletState, map[string]*ledger.Balance, error) {
 	wallets := map[string]*walletState{}
 	names := []string{ledger.UsageRevenue, ledger.Expired}
 	for _, k := range []billow.GrantKind{billow.GrantFree, billow.GrantPromotional, billow.GrantPaid} {
@@ -410,14 +443,16 @@ func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string
 	}
 	idRows := make([][]any, 0, len(accountIDs))
 	for id := range accountIDs {
-		wallets[id] = &walletState{overdraft: ledger.OverdraftAccount(id), newOver: true}
+		wallets[id] = &walletState{overdraft: ledger.OverdraftAccount(id)}
 		names = append(names, ledger.OverdraftAccount(id))
 		idRows = append(idRows, []any{id})
 	}
 	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}}, idRows)
+	args = append(args, now.UnixMicro())
 	res, err := tx.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.priority, COALESCE(g.expires_at, 0), g.created_at, l.balance_ucr
 		FROM grants g JOIN ledger_accounts l ON l.name = 'grant:' || g.id
-		WHERE g.account_id IN (SELECT id FROM `+set+` AS a) AND l.balance_ucr > 0`, args...)
+		WHERE g.account_id IN (SELECT id FROM `+set+` AS a) AND l.balance_ucr > 0
+		  AND (g.expires_at IS NULL OR g.expires_at > `+db.params(len(args), 1)+`)`, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -453,13 +488,10 @@ func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string
 			return nil, nil, err
 		}
 		balances[name] = &b
-		if w, ok := wallets[strings.TrimPrefix(name, "overdraft:")]; ok && w.overdraft == name {
-			w.newOver = false
-		}
 	}
 	for _, w := range wallets {
 		if balances[w.overdraft] == nil {
-			balances[w.overdraft] = &ledger.Balance{}
+			balances[w.overdraft], w.newOver = &ledger.Balance{}, true
 		}
 	}
 	return wallets, balances, res.Err()
@@ -579,8 +611,8 @@ func (db *DB) grants(ctx context.Context, where string, args ...any) ([]*billow.
 	return out, rows.Err()
 }
 
-// Wallet returns an account's wallet: its grants with credits left, in spending order,
-// and its balance.
+// Wallet returns an account's wallet: its grants with credits left that have not expired,
+// in spending order, and its balance.
 //
 // Errors: not_found.
 func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, error) {
@@ -588,7 +620,7 @@ func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, er
 	if err != nil {
 		return nil, err
 	}
-	grants, err := db.grants(ctx, `g.account_id = $1 AND l.balance_ucr > 0`, a.ID)
+	grants, err := db.grants(ctx, `g.account_id = $1 AND l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $2)`, a.ID, db.now().UnixMicro())
 	if err != nil {
 		return nil, err
 	}
@@ -605,7 +637,7 @@ func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, er
 	}
 	ledger.SpendingOrder(states)
 	w := &billow.Wallet{AccountID: a.ID, BalanceUcr: overdraft, OverdrawnUcr: -overdraft,
-		GraceUcr: cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit, Grants: make([]billow.Grant, 0, len(grants))}
+		GraceUcr: graceUcr(cat), Grants: make([]billow.Grant, 0, len(grants))}
 	for _, s := range states {
 		w.Grants = append(w.Grants, *byID[s.ID])
 		w.BalanceUcr += byID[s.ID].RemainingUcr
@@ -810,4 +842,9 @@ func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) 
 		r.problem("the balances add up to %d µcr, not 0", total)
 	}
 	return r, nil
+}
+
+// graceUcr is how far below zero the catalog lets a wallet go.
+func graceUcr(cat *catalog.Catalog) int64 {
+	return cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit
 }

@@ -267,3 +267,63 @@ func TestLedgerVerifyFindsTampering(t *testing.T) {
 		})
 	}
 }
+
+// TestLedgerReviewCases: an expired grant is neither counted nor spent; transfer ids are
+// each account's own; and an account whose overdraft is already below a floor raised since
+// can still be paid back, without failing other accounts' movements.
+func TestLedgerReviewCases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a := walletAccount(t, env, "acme", 0)
+		b := walletAccount(t, env, "globex", 0)
+		soon := env.Clock.Now().Add(time.Hour)
+		grant(t, env, billow.CreateGrantInput{Account: a.ID, Kind: billow.GrantPromotional, AmountUcr: 5 * credit, ExpiresAt: &soon, ID: "promo"})
+		env.Clock.Advance(2 * time.Hour)
+		w, err := env.DB.Wallet(ctx, a.ID)
+		if err != nil || w.BalanceUcr != 0 || len(w.Grants) != 0 {
+			t.Fatalf("wallet with an expired grant: %+v, %v", w, err)
+		}
+		if _, err := env.DB.Spend(ctx, billow.SpendInput{Account: a.ID, AmountUcr: 1, ID: "u", Cause: billow.CauseUsage}); billow.ErrorCode(err) != billow.CodeInsufficientCredits {
+			t.Fatalf("spending an expired grant: %v", err)
+		}
+		// Another account may use the same id.
+		if _, _, err := env.DB.CreateGrant(ctx, billow.CreateGrantInput{Account: b.ID, Kind: billow.GrantPaid, AmountUcr: credit, ID: "promo"}); err != nil {
+			t.Fatalf("globex reusing acme's id: %v", err)
+		}
+		// initech owes 70 credits of a 100-credit buffer; its catalog's next version has none.
+		c := walletAccount(t, env, "initech", 100)
+		if _, err := env.DB.Spend(ctx, billow.SpendInput{Account: c.ID, AmountUcr: 70 * credit, ID: "u1", Cause: billow.CauseUsage}); err != nil {
+			t.Fatal(err)
+		}
+		data, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := env.DB.SyncCatalog(ctx, "grace-100", data); err != nil { // version 2: no buffer
+			t.Fatal(err)
+		}
+		if _, err := env.DB.MigrateAccountCatalog(ctx, c.ID, billow.MigrateCatalogInput{ToVersion: 2, Plan: "free"}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var others atomic.Int64
+		for i := range 50 {
+			wg.Go(func() {
+				if _, err := env.DB.Spend(ctx, billow.SpendInput{Account: b.ID, AmountUcr: 1, ID: fmt.Sprint("b-", i), Cause: billow.CauseUsage}); err == nil {
+					others.Add(1)
+				}
+			})
+		}
+		_, tr, err := env.DB.CreateGrant(ctx, billow.CreateGrantInput{Account: c.ID, Kind: billow.GrantPaid, AmountUcr: 10 * credit, ID: "pay-back"})
+		wg.Wait()
+		if err != nil || tr.WalletAfterUcr != -60*credit {
+			t.Fatalf("paying back below a raised floor: %+v, %v", tr, err)
+		}
+		if others.Load() != 50 {
+			t.Fatalf("%d of 50 spends of another account succeeded", others.Load())
+		}
+		if _, err := env.DB.Spend(ctx, billow.SpendInput{Account: c.ID, AmountUcr: 1, ID: "u2", Cause: billow.CauseUsage}); billow.ErrorCode(err) != billow.CodeInsufficientCredits {
+			t.Fatalf("spending beyond the new buffer: %v", err)
+		}
+		verifyLedger(t, env)
+	})
+}

@@ -33,7 +33,7 @@ CREATE INDEX grants_account ON grants (account_id, created_at);
 -- input_hash is what the caller asked, so that a reused id with other content is refused.
 CREATE TABLE ledger_transfers (
     seq              BIGINT PRIMARY KEY,
-    id               TEXT    NOT NULL UNIQUE,
+    id               TEXT    NOT NULL, -- the caller's idempotency id, one account's own
     account_id       TEXT    REFERENCES accounts (id),
     cause            TEXT    NOT NULL,
     amount_ucr       BIGINT NOT NULL,
@@ -45,7 +45,9 @@ CREATE TABLE ledger_transfers (
     input_hash       TEXT    NOT NULL,
     hash             TEXT    NOT NULL
 );
+CREATE UNIQUE INDEX ledger_transfers_id ON ledger_transfers (account_id, id);
 CREATE INDEX ledger_transfers_account ON ledger_transfers (account_id, seq);
+CREATE INDEX ledger_transfers_account_at ON ledger_transfers (account_id, at); -- exports by date
 
 CREATE TABLE ledger_entries (
     seq            BIGINT NOT NULL REFERENCES ledger_transfers (seq),
