@@ -134,6 +134,9 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 		}
 		byAccount[a] = append(byAccount[a], i)
 	}
+	// Accounts in one order in every batch, so that two batches naming the same accounts
+	// take their locks in the same (account, key) order on PostgreSQL and never deadlock.
+	slices.Sort(order)
 	for _, accountID := range order {
 		ref := accounts[accountID]
 		cat, _, err := db.Catalog(ctx, ref.catalog, ref.catalogVersion)

@@ -498,3 +498,73 @@ func TestDayCellEmptiedByAnEarlierMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterReachingIntoTheWindowKeepsItsInheritance: a conversation routed to billing
+// goes quiet, resumes with two ended events that name no app (so that cluster inherits
+// billing), then a message arrives within the idle timeout of that cluster. The cluster
+// before the one reaching into the batch's window says what it inherited: incremental
+// rollups must equal a rebuild.
+func TestClusterReachingIntoTheWindowKeepsItsInheritance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, _, _ := rollupScenario(t, env, "northwind")
+		svc := ingest.New(env.DB, env.Clock)
+		n := 0
+		ev := func(typ, at, data string) ingest.CloudEvent {
+			n++
+			return ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprint("w", n), Source: "gw", Type: typ, Subject: "northwind",
+				Time: "2026-01-13T" + at + ":00Z", Data: json.RawMessage(data)}
+		}
+		for _, batch := range [][]ingest.CloudEvent{
+			{ev("conversation.message", "10:00", `{"app":"support","conversation":"c"}`), ev("conversation.routed", "10:05", `{"conversation":"c","to_app":"billing"}`)},
+			{ev("conversation.ended", "12:00", `{"conversation":"c"}`), ev("conversation.ended", "12:25", `{"conversation":"c"}`)},
+			{ev("conversation.message", "12:50", `{"app":"support","conversation":"c"}`)},
+		} {
+			if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, batch); err != nil || len(res.Rejected) > 0 {
+				t.Fatalf("%+v, %v", res, err)
+			}
+		}
+		incremental, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.DB.RebuildRollups(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		rebuilt, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(rebuilt, incremental); diff != "" {
+			t.Fatalf("incremental rollups differ from rebuilt (-rebuilt +incremental):\n%s", diff)
+		}
+	})
+}
+
+// TestBatchesOverTwoAccountsDoNotDeadlock sends batches naming two accounts in both orders
+// at once; on PostgreSQL each takes both accounts' locks, which must be in one order.
+func TestBatchesOverTwoAccountsDoNotDeadlock(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		rollupScenario(t, env, "north")
+		rollupScenario(t, env, "south")
+		svc := ingest.New(env.DB, env.Clock)
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Go(func() {
+				first, second := "north", "south"
+				if i%2 == 1 {
+					first, second = second, first
+				}
+				var batch []ingest.CloudEvent
+				for k, subject := range []string{first, second} {
+					batch = append(batch, ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprint("d", i, "-", k), Source: "gw", Type: "conversation.message",
+						Subject: subject, Time: fmt.Sprintf("2026-01-13T10:%02d:00Z", i%60),
+						Data: json.RawMessage(`{"app":"support","conversation":"shared"}`)})
+				}
+				if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, batch); err != nil || len(res.Rejected) > 0 {
+					t.Errorf("batch %d: %+v, %v", i, res, err)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
