@@ -221,14 +221,17 @@ func (db *DB) clustersNear(ctx context.Context, q txq, accountID, meterKey strin
 			return t + `.account_id = ` + a + ` AND ` + t + `.meter = ` + m + ` AND ` + t + `.kind = w.kind AND ` + t +
 				`.stream = w.stream AND ` + t + `.app_id = w.app_id`
 		}
-		// The clusters from the last one starting before lo to the first one starting
-		// after hi, each bound found through the primary key.
+		// The clusters from the last one ending before lo (whose end app a cluster reaching
+		// into the window inherits) to the first one starting after hi, each bound found
+		// through the primary key: clusters do not overlap, so going back from lo the one
+		// that ends before it is at most the second.
 		// MATERIALIZED and CROSS JOIN: SQLite otherwise reads the JSON for every cluster
 		// it scans instead of probing the primary key once per window.
 		res, err := q.query(ctx, `WITH w AS MATERIALIZED `+set+`
 			SELECT c.kind, c.stream, c.app_id, c.first_us, c.last_us, c.reps, c.end_app, w.lo, w.hi
 			FROM w CROSS JOIN session_clusters c
-			WHERE `+same("c")+` AND c.first_us >= COALESCE((SELECT MAX(p.first_us) FROM session_clusters p WHERE `+same("p")+` AND p.first_us < w.lo), w.lo)
+			WHERE `+same("c")+` AND c.first_us >= COALESCE((SELECT p.first_us FROM session_clusters p WHERE `+same("p")+` AND p.first_us < w.lo AND p.last_us < w.lo
+				ORDER BY p.first_us DESC LIMIT 1), -9223372036854775807)
 			  AND c.first_us <= COALESCE((SELECT MIN(n.first_us) FROM session_clusters n WHERE `+same("n")+` AND n.first_us > w.hi), w.hi)
 			ORDER BY c.kind, c.stream, c.app_id, c.first_us`, args...)
 		if err != nil {
