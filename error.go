@@ -39,6 +39,7 @@ const (
 	CodeIdempotencyKeyFormat = "idempotency_key_invalid"
 	CodeRequestTooLarge      = "request_too_large"
 	CodeUnavailable          = "unavailable"
+	CodeQuantityOverflow     = "quantity_overflow"
 )
 
 // Error is Billow's typed error: a kind for the transport, a stable code for clients, a

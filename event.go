@@ -17,6 +17,13 @@ const (
 	EventAttributeMaxBytes = 255
 	// EventClockSkewMax is how far in the future an event's time may be: clocks differ.
 	EventClockSkewMax = 5 * time.Minute
+	// EventQuantityMax bounds every number a meter reads from one event (bytes, tokens,
+	// voice seconds, a custom field it adds up or compares), and EventQuantityDecimalsMax
+	// its decimals. Rollups keep such quantities in thousandths in an int64, so one event
+	// adds at most 10^15 to a cell and a cell overflows only after 9,223 maximal events
+	// in one hour; the store refuses that batch rather than wrap.
+	EventQuantityMax         = 1_000_000_000_000
+	EventQuantityDecimalsMax = 3
 )
 
 // Event types of the vocabulary (DESIGN.md); a catalog may meter more.

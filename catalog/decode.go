@@ -431,12 +431,17 @@ func (d *decoder) meter(m *mapping, c *Catalog) Meter {
 		mt.CostTable = d.enum(m, "cost_table", CostTableLLM, CostTableVoice)
 		n, path := m.at("cost_table")
 		switch {
-		case mt.CostTable == CostTableLLM && len(c.ProviderCosts.LLM) == 0,
-			mt.CostTable == CostTableVoice && len(c.ProviderCosts.Voice) == 0:
-			d.addf(n, path, "provider_costs.%s has no rows to price events with", mt.CostTable)
+		case mt.CostTable == CostTableVoice:
+			// voice.interaction names no provider, so no event can be priced from the table;
+			// it feeds the pricing calculator's estimates.
+			d.addf(n, path, "a meter cannot price events from provider_costs.voice (voice.interaction names no provider); meter voice seconds with a sum and give them a rate")
+		case mt.CostTable == CostTableLLM && len(c.ProviderCosts.LLM) == 0:
+			d.addf(n, path, "provider_costs.llm has no rows to price events with")
 		}
-		for _, f := range costTableFields(mt.CostTable) {
-			d.checkDataField(&mt, f, n, path, false)
+		if et, etPath := m.at("event_types"); mt.CostTable == CostTableLLM && len(mt.EventTypes) > 0 && !slices.Equal(mt.EventTypes, []string{"llm.usage"}) {
+			// The cost table prices what llm.usage carries; any other type's tokens are the
+			// platform's own fields, which the engine does not read as tokens.
+			d.addf(et, etPath, "a provider_cost meter over the llm table meters llm.usage only")
 		}
 	}
 

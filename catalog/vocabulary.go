@@ -77,15 +77,3 @@ func fieldValues(field string) []string {
 	}
 	return nil
 }
-
-// costTableFields returns the data fields a provider_cost meter needs to price an event
-// from a cost table.
-func costTableFields(table string) []string {
-	switch table {
-	case CostTableLLM:
-		return []string{"provider", "model", "input_tokens", "output_tokens"}
-	case CostTableVoice:
-		return []string{"provider", "kind", "seconds"}
-	}
-	return nil
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore/storetest"
 )
@@ -63,7 +64,13 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 			event("e16", "voice.interaction", "acme", at, `{"app":"front-desk","kind":"tts","seconds":1.2345}`),
 			event("e17", "conversation.routed", "acme", at, `{"conversation":"c1","to_app":"sales"}`),
 			event("e18", "api.request", "acme", at, `[1,2]`),
-			event("e19", "search.ingested", "acme", at, `{"app":"sales","bytes":1000000000000001}`),
+			event("e19", "search.ingested", "acme", at, `{"app":"sales","bytes":1000000000001}`),
+			// JSON allows exponents; a count's must still be whole, and a huge exponent is refused unevaluated.
+			event("e20", "search.ingested", "acme", at, `{"app":"sales","bytes":2.5e3}`),
+			event("e21", "voice.interaction", "acme", at, `{"app":"front-desk","kind":"stt","seconds":1e999999999}`),
+			event("e22", "search.ingested", "acme", at, `{"app":"sales","bytes":1.5}`),
+			// A known model, but so many tokens that one event would cost more than a transfer may carry.
+			event("e23", "llm.usage", "acme", at, `{"app":"sales","provider":"anthropic","model":"claude-3-5-sonnet","input_tokens":1000000000000,"output_tokens":1000000000000}`),
 		}
 		res, err := svc.Ingest(ctx, operator, events)
 		if err != nil {
@@ -71,7 +78,8 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 		}
 		want := map[int]string{1: "missing_field", 2: "unknown_subject", 3: "unknown_type", 4: "invalid_field", 6: "unknown_app",
 			7: "invalid_field", 9: "unknown_model", 12: "time_in_future", 13: "invalid_specversion", 14: "invalid_time",
-			15: "missing_attribute", 16: "invalid_field", 18: "invalid_data", 19: "invalid_field"}
+			15: "missing_attribute", 16: "invalid_field", 18: "invalid_data", 19: "invalid_field", 21: "invalid_field",
+			22: "invalid_field", 23: "invalid_field"}
 		got := map[int]string{}
 		for _, r := range res.Rejected {
 			got[r.Index] = r.Code
@@ -113,6 +121,17 @@ func TestIngestDeduplicates(t *testing.T) {
 		res, err = svc.Ingest(ctx, operator, again)
 		if err != nil || res.Accepted != 0 || res.Duplicates != 3 || len(res.Rejected) != 0 {
 			t.Fatalf("resend = %+v, %v", res, err)
+		}
+		// The account's id as the subject names the same account: the same events.
+		acme, err := env.DB.Account(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := append([]ingest.CloudEvent{}, batch[:2]...)
+		byID[0].Subject, byID[1].Subject = acme.ID, acme.ID
+		res, err = svc.Ingest(ctx, operator, byID)
+		if err != nil || res.Accepted != 0 || res.Duplicates != 2 || len(res.Rejected) != 0 {
+			t.Fatalf("resend by account id = %+v, %v", res, err)
 		}
 		// Same id, other content: rejected, the first one kept.
 		changed := event("b", "conversation.message", "acme", at.Add(2*time.Second), `{"conversation":"c1","app":"front-desk"}`)
@@ -221,4 +240,90 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIngestCustomTypes: a catalog's own event types are checked for what its meters
+// read: data.app names an app of the account, and a field a meter adds up or compares
+// is a number the rollups can hold. Anything else in their data is the platform's.
+func TestIngestCustomTypes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		data, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		custom := strings.Replace(string(data), "\nmeters:\n", `
+meters:
+  - key: ticket_minutes
+    name: Ticket minutes
+    unit: minute
+    event_types: [ticket.closed]
+    aggregation: sum
+    field: minutes
+  - key: ticket_wait_max
+    name: Longest wait
+    unit: minute
+    event_types: [ticket.closed]
+    aggregation: max
+    field: waited
+`, 1)
+		if _, _, err := env.DB.SyncCatalog(ctx, "tickets", []byte(custom)); err != nil {
+			t.Fatal(err)
+		}
+		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "helpdesk", Name: "Helpdesk", Catalog: "tickets", Plan: "free"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, err := env.DB.CreateApp(ctx, a.ID, billow.CreateAppInput{ExternalID: "support", Name: "Support"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := ingest.New(env.DB, env.Clock)
+		at := env.Clock.Now().Add(-time.Hour)
+		ticket := func(id, data string) ingest.CloudEvent { return event(id, "ticket.closed", "helpdesk", at, data) }
+		res, err := svc.Ingest(ctx, operator, []ingest.CloudEvent{
+			ticket("t0", `{"app":"support","minutes":12.5,"waited":3,"queue":"vip","note":{"any":"thing"}}`),
+			ticket("t1", `{"minutes":"twelve"}`),
+			ticket("t2", `{"minutes":1e3}`),
+			ticket("t3", `{"app":"ghost","minutes":1}`),
+			ticket("t4", `{"waited":1.0005}`),
+			ticket("t5", `{"minutes":-2000000000000}`),
+			ticket("t6", `{"waited":-4,"minutes":true}`),
+			ticket("t7", `{"queue":"no numbers at all"}`),
+			ticket("t8", `{`+manyFields(65)+`}`),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int]string{}
+		for _, r := range res.Rejected {
+			got[r.Index] = r.Code
+		}
+		want := map[int]string{1: "invalid_field", 3: "unknown_app", 4: "invalid_field", 5: "invalid_field", 6: "invalid_field", 8: "invalid_data"}
+		if fmt.Sprint(got) != fmt.Sprint(want) || res.Accepted != 3 {
+			t.Fatalf("accepted %d, rejected %v; want 3, %v (%+v)", res.Accepted, got, want, res.Rejected)
+		}
+		// The accepted events reached the rollups: 12.5 + 1000 minutes, the first on its app.
+		cells, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums := map[string]int64{}
+		for _, c := range cells {
+			if c.Meter == "ticket_minutes" {
+				sums[c.AppID] += c.Units
+			}
+		}
+		if want := map[string]int64{app.ID: 12_500, "": 1_000_000}; fmt.Sprint(sums) != fmt.Sprint(want) {
+			t.Fatalf("ticket_minutes cells by app = %v, want %v", sums, want)
+		}
+	})
+}
+
+// manyFields returns n JSON members "f0":0, "f1":1, … without braces.
+func manyFields(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"f%d":%d`, i, i)
+	}
+	return strings.Join(parts, ",")
 }

@@ -133,16 +133,9 @@ func (s *Service) tenant(ctx context.Context, caller billow.Principal, subject s
 	if err != nil {
 		return nil, err
 	}
-	t := &tenant{account: a, apps: make(map[string]*billow.App, 2*len(apps)), catalog: cat, customTypes: map[string]bool{}}
+	t := &tenant{account: a, apps: make(map[string]*billow.App, 2*len(apps)), catalog: cat, customTypes: customRules(cat)}
 	for _, app := range apps {
 		t.apps[app.ExternalID], t.apps[app.ID] = app, app
-	}
-	for _, m := range cat.Meters {
-		for _, typ := range m.EventTypes {
-			if _, known := vocabulary[typ]; !known {
-				t.customTypes[typ] = true
-			}
-		}
 	}
 	return t, nil
 }

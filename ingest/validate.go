@@ -15,6 +15,7 @@ import (
 
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
+	"github.com/billowhq/billow/meter"
 )
 
 // field kinds of the vocabulary's data.
@@ -23,6 +24,7 @@ const (
 	fieldApp            // an app of the account, by external id or id
 	fieldCount          // a non-negative integer
 	fieldSeconds        // a non-negative number with at most 3 decimals (millisecond precision)
+	fieldNumber         // a number with at most 3 decimals: a custom field a meter adds up or compares
 	fieldBool           // true or false
 )
 
@@ -59,8 +61,40 @@ type tenant struct {
 	account *billow.Account
 	apps    map[string]*billow.App // by external id and by id
 	catalog *catalog.Catalog
-	// customTypes are the event types the account's catalog meters beyond the vocabulary.
-	customTypes map[string]bool
+	// customTypes are the event types the account's catalog meters beyond the vocabulary,
+	// with the rules of the fields its meters read: data.app, and the numbers they add up
+	// or compare. Other fields are the platform's business.
+	customTypes map[string][]fieldRule
+}
+
+// customRules returns the field rules of each custom event type the catalog meters.
+func customRules(cat *catalog.Catalog) map[string][]fieldRule {
+	out := map[string][]fieldRule{}
+	for _, m := range cat.Meters {
+		var numeric []string
+		switch m.Aggregation {
+		case catalog.AggregationSum:
+			numeric = m.Fields
+		case catalog.AggregationMin, catalog.AggregationMax, catalog.AggregationLatest:
+			numeric = []string{m.Field}
+		}
+		for _, typ := range m.EventTypes {
+			if _, known := vocabulary[typ]; known {
+				continue
+			}
+			rules, seen := out[typ]
+			if !seen {
+				rules = []fieldRule{{"app", fieldApp, false, nil}}
+			}
+			for _, f := range numeric {
+				if !slices.ContainsFunc(rules, func(r fieldRule) bool { return r.name == f }) {
+					rules = append(rules, fieldRule{f, fieldNumber, false, nil})
+				}
+			}
+			out[typ] = rules
+		}
+	}
+	return out
 }
 
 // rejection is a validation failure of one event.
@@ -95,8 +129,15 @@ func validate(e *CloudEvent, t *tenant, now, received time.Time) (billow.UsageEv
 		}
 	}
 	rules, known := vocabulary[e.Type]
-	if !known && !t.customTypes[e.Type] {
-		return ev, reject(billow.CodeUnknownType, "type %q is neither in the event vocabulary nor metered by catalog %q", e.Type, t.account.Catalog)
+	if !known {
+		custom, metered := t.customTypes[e.Type]
+		if !metered {
+			return ev, reject(billow.CodeUnknownType, "type %q is neither in the event vocabulary nor metered by catalog %q", e.Type, t.account.Catalog)
+		}
+		rules.fields = custom
+		if len(data) > meter.FieldsPerEventMax {
+			return ev, reject(billow.CodeInvalidData, "data has %d fields; an event of a custom type carries at most %d", len(data), meter.FieldsPerEventMax)
+		}
 	}
 	for _, r := range rules.fields {
 		v, present := data[r.name]
@@ -120,6 +161,9 @@ func validate(e *CloudEvent, t *tenant, now, received time.Time) (billow.UsageEv
 			return ev, reject(billow.CodeUnknownModel, "catalog %q has no cost for %s model %q; add it to provider_costs.llm or send byo_key: true",
 				t.account.Catalog, provider, model)
 		}
+		if rej := checkLLMCost(t, data); rej != nil {
+			return ev, rej
+		}
 	}
 	canonical, err := json.Marshal(data)
 	if err != nil {
@@ -127,7 +171,9 @@ func validate(e *CloudEvent, t *tenant, now, received time.Time) (billow.UsageEv
 	}
 	ev.Data = canonical
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%d\n%s\n", e.Type, ev.Time.UnixMicro(), e.Subject)
+	// The account's id, not the subject: one event sent under the account's id and under
+	// its external id is the same event.
+	fmt.Fprintf(h, "%s\n%d\n%s\n", e.Type, ev.Time.UnixMicro(), t.account.ID)
 	h.Write(canonical)
 	ev.ContentHash = hex.EncodeToString(h.Sum(nil)[:16])
 	return ev, nil
@@ -154,30 +200,66 @@ func checkField(ev *billow.UsageEvent, t *tenant, r fieldRule, v any, data map[s
 				ev.AppID = app.ID
 			}
 		}
-	case fieldCount:
-		n, ok := v.(json.Number)
-		if !ok {
-			return reject(billow.CodeInvalidField, "data.%s must be a whole number", r.name)
+	case fieldCount, fieldSeconds, fieldNumber:
+		q, rej := quantity(r, v)
+		if rej != nil {
+			return rej
 		}
-		// The meters' own bound per event: rollups sum quantities in int64 units, and a
-		// larger one would not fit them.
-		i, err := strconv.ParseInt(string(n), 10, 64)
-		if err != nil || i < 0 || i > catalog.QuantityMax {
-			return reject(billow.CodeInvalidField, "data.%s must be a whole number from 0 to %d, not %s", r.name, int64(catalog.QuantityMax), n)
-		}
-	case fieldSeconds:
-		n, ok := v.(json.Number)
-		if !ok {
-			return reject(billow.CodeInvalidField, "data.%s must be a number of seconds", r.name)
-		}
-		d, err := decimal.NewFromString(string(n))
-		if err != nil || d.IsNegative() || !d.Equal(d.Truncate(3)) || d.Shift(3).GreaterThan(decimal.NewFromInt(catalog.QuantityMax)) {
-			return reject(billow.CodeInvalidField, "data.%s must be a number of seconds ≥ 0 with at most 3 decimals, not %s", r.name, n)
-		}
+		// Stored as the plain decimal the meters read: 1e3 becomes 1000.
+		data[r.name] = json.Number(q.String())
 	case fieldBool:
 		if _, ok := v.(bool); !ok {
 			return reject(billow.CodeInvalidField, "data.%s must be true or false", r.name)
 		}
+	}
+	return nil
+}
+
+// quantity reads a numeric data field: a JSON number within ±billow.EventQuantityMax
+// with the decimals its kind allows. The exponent is bounded before any arithmetic: a
+// number such as 1e999999999 is a few bytes of JSON, but its digits are not.
+func quantity(r fieldRule, v any) (decimal.Decimal, *rejection) {
+	limit := strconv.FormatInt(billow.EventQuantityMax, 10)
+	bad := reject(billow.CodeInvalidField, "data.%s must be %s, not %v", r.name, map[int]string{
+		fieldCount:   "a whole number from 0 to " + limit,
+		fieldSeconds: "a number of seconds from 0 to " + limit + " with at most 3 decimals",
+		fieldNumber:  "a number from -" + limit + " to " + limit + " with at most 3 decimals",
+	}[r.kind], v)
+	n, ok := v.(json.Number)
+	if !ok || len(n) > numberTextMaxBytes {
+		return decimal.Decimal{}, bad
+	}
+	d, err := decimal.NewFromString(string(n))
+	if err != nil || d.Exponent() < -numberTextMaxBytes || d.Exponent() > numberTextMaxBytes {
+		return decimal.Decimal{}, bad
+	}
+	decimals := int32(billow.EventQuantityDecimalsMax)
+	if r.kind == fieldCount {
+		decimals = 0
+	}
+	if !d.Equal(d.Truncate(decimals)) || d.Abs().GreaterThan(decimal.NewFromInt(billow.EventQuantityMax)) ||
+		d.IsNegative() && r.kind != fieldNumber {
+		return decimal.Decimal{}, bad
+	}
+	return d, nil
+}
+
+// numberTextMaxBytes bounds the text of a number in event data, and the magnitude of its
+// exponent: far more than any quantity needs.
+const numberTextMaxBytes = 64
+
+// checkLLMCost refuses an llm.usage event whose cost would not fit the ledger's bound for
+// one transfer: tokens are bounded, but a catalog price per million tokens is not.
+func checkLLMCost(t *tenant, data map[string]any) *rejection {
+	count := func(k string) int64 { n, _ := data[k].(json.Number); i, _ := n.Int64(); return i }
+	e := meter.Event{Type: meter.TypeLLMUsage, InputTokens: count("input_tokens"), OutputTokens: count("output_tokens")}
+	e.Provider, _ = data["provider"].(string)
+	e.Model, _ = data["model"].(string)
+	e.BYOKey, _ = data["byo_key"].(bool)
+	ucr, err := meter.LLMCostMicroCredits(&e, &t.catalog.ProviderCosts, t.catalog.Credits)
+	if err != nil || ucr > billow.TransferMaxUcr {
+		return reject(billow.CodeInvalidField, "the cost of %d input and %d output tokens of %s is more than %d credits, the most one event may cost",
+			e.InputTokens, e.OutputTokens, e.Model, billow.TransferMaxUcr/billow.MicroCreditsPerCredit)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -118,7 +119,7 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 	}
 	var out *billow.Account
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		a, err := accountByID(ctx, tx, id)
+		a, err := db.lockAccount(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -164,7 +165,9 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 }
 
 // MigrateAccountCatalog moves an account to another version of its catalog. The plan is
-// checked against the new version; nothing else of the account changes.
+// checked against the new version; nothing else of the account changes. When the new
+// version meters differently, the account's rollups are rebuilt from its events in the
+// same transaction.
 //
 // Errors: validation_failed, not_found, unknown_catalog (no such version), unknown_plan,
 // plan_not_for_account_type.
@@ -174,7 +177,7 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 	}
 	var out *billow.Account
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		a, err := accountByID(ctx, tx, id)
+		a, err := db.lockAccount(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -192,11 +195,22 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 		if err := checkPlan(cat, plan, a.Type, "plan"); err != nil {
 			return err
 		}
+		old, err := db.AccountCatalog(ctx, a)
+		if err != nil {
+			return err
+		}
 		a.CatalogVersion, a.Plan, a.UpdatedAt = in.ToVersion, plan, db.now()
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET catalog_version = $2, plan = $3, updated_at = $4 WHERE id = $1`,
-			a.ID, a.CatalogVersion, a.Plan, billow.TimeMicros(a.UpdatedAt))
+		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET catalog_version = $2, plan = $3, updated_at = $4 WHERE id = $1`,
+			a.ID, a.CatalogVersion, a.Plan, billow.TimeMicros(a.UpdatedAt)); err != nil {
+			return err
+		}
 		out = a
-		return err
+		if reflect.DeepEqual(old.Meters, cat.Meters) {
+			return nil
+		}
+		// The meters changed: rollups made by the old ones would answer for the new ones.
+		var read int64
+		return db.rebuildRollups(ctx, tx, a.ID, &read)
 	})
 	if err != nil {
 		return nil, err
@@ -204,11 +218,12 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 	return out, nil
 }
 
-// accountByID reads an account inside a transaction.
+// lockAccount reads an account inside a write transaction and locks it until the end of
+// the transaction, so that two changes of one account do not overwrite each other.
 //
 // Errors: not_found.
-func accountByID(ctx context.Context, tx *sql.Tx, id string) (*billow.Account, error) {
-	a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+func (db *DB) lockAccount(ctx context.Context, tx *sql.Tx, id string) (*billow.Account, error) {
+	a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`+db.forUpdate(), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, billow.NotFound("account", id)
 	}

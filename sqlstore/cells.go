@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/meter"
 	"github.com/billowhq/billow/usage"
@@ -174,7 +175,11 @@ func (w cellWriter) upsert(ctx context.Context, table string, c usage.Combinatio
 	var combine string
 	switch c {
 	case usage.CombineAdd:
-		combine = `units = t.units + excluded.units`
+		// A sum beyond int64 becomes NULL, which the NOT NULL column refuses: SQLite would
+		// silently turn it into a float, PostgreSQL raise a generic range error.
+		combine = `units = CASE WHEN excluded.units > 0 AND t.units > 9223372036854775807 - excluded.units
+			OR excluded.units < 0 AND t.units < -9223372036854775807 - 1 - excluded.units
+			THEN NULL ELSE t.units + excluded.units END`
 	case usage.CombineMin:
 		combine = `units = ` + least + `(t.units, excluded.units)`
 	case usage.CombineMax:
@@ -198,6 +203,10 @@ func (w cellWriter) upsert(ctx context.Context, table string, c usage.Combinatio
 		if err := w.q.exec(ctx, fmt.Sprintf(`INSERT INTO %s AS t (account_id, meter, app_id, grp, hour, units, at_us)
 			SELECT $%d, meter, app_id, grp, hour, units, at_us FROM %s AS d WHERE true
 			ON CONFLICT (account_id, meter, hour, app_id, grp) DO UPDATE SET %s`, table, len(args), set, combine), args...); err != nil {
+			if c == usage.CombineAdd && isNotNullViolation(err) {
+				return billow.Errorf(billow.KindConflict, billow.CodeQuantityOverflow,
+					"a usage cell of this account would exceed %d units: the batch is refused and nothing is stored", int64(math.MaxInt64))
+			}
 			return fmt.Errorf("%s: %w", table, err)
 		}
 	}

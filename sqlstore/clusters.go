@@ -193,7 +193,7 @@ func (db *DB) sessionDeltas(ctx context.Context, q txq, accountID string, m *cat
 	if err := db.upsertClusters(ctx, q, accountID, m.Key, changed); err != nil {
 		return nil, err
 	}
-	return usage.Merge(deltas), nil
+	return usage.Merge(deltas)
 }
 
 // clusterWindow is the stretch of a stream whose clusters a batch may join: its new

@@ -293,8 +293,10 @@ func (db *DB) CloseUsageBefore(ctx context.Context, accountID string, t time.Tim
 // LateEvents returns up to limit events of the account marked late, oldest first: usage
 // that arrived for a period whose invoice was final, to be billed as an adjustment.
 func (db *DB) LateEvents(ctx context.Context, accountID string, limit int) ([]billow.UsageEvent, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND late = $2
-		ORDER BY time, source, id LIMIT $3`, accountID, true, limit)
+	// "AND late", not a parameter: the planners use the partial index events_account_late
+	// only when the query states its condition.
+	rows, err := db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND late
+		ORDER BY time, source, id LIMIT $2`, accountID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: late events: %w", err)
 	}

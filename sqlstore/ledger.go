@@ -185,10 +185,7 @@ type transferKey struct{ accountID, id string }
 // decideLedgerBatch applies the rules to each movement in turn, against the balances as
 // the movements before it left them, and writes those accepted.
 func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp) error {
-	lock := ""
-	if db.dialect == Postgres {
-		lock = " FOR UPDATE" // one writer of the chain at a time, across processes
-	}
+	lock := db.forUpdate() // one writer of the chain at a time, across processes
 	var headSeq int64
 	var headHash string
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`+lock).Scan(&headSeq, &headHash); err != nil {

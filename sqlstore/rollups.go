@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -187,7 +188,11 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 				}
 			}
 		}
-		if err := w.write(ctx, usage.CombineAdd, usage.Merge(deltas)); err != nil {
+		merged, err := usage.Merge(deltas)
+		if err != nil {
+			return err
+		}
+		if err := w.write(ctx, usage.CombineAdd, merged); err != nil {
 			return err
 		}
 	}
@@ -353,135 +358,148 @@ func (db *DB) allUniques(ctx context.Context, table, accountID string) ([]Unique
 // bounded by rebuildChunkEvents plus the largest stream.
 func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, error) {
 	var read int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		q := sqlTxq{tx}
-		ref, err := scanAccountRef(tx.QueryRowContext(ctx, `SELECT `+accountRefColumns+` FROM accounts WHERE id = $1`, accountID))
-		if err == sql.ErrNoRows {
-			return billow.NotFound("account", accountID)
-		}
-		if err != nil {
-			return err
-		}
-		cat, _, err := db.Catalog(ctx, ref.catalog, ref.catalogVersion)
-		if err != nil {
-			return err
-		}
-		for _, table := range []string{hourCells, hourUniques, "session_clusters"} {
-			if err := q.exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, accountID); err != nil {
-				return err
-			}
-		}
-		w := cellWriter{db: db, q: q, accountID: accountID} // hourly cells; the days follow from them
-		// sessionDeltas computes the sessions of complete streams and stores their clusters.
-		sessionDeltas := func(events []meter.Event, raw []billow.UsageEvent) ([]usage.Delta, error) {
-			var out []usage.Delta
-			for i := range cat.Meters {
-				m := &cat.Meters[i]
-				if m.Aggregation != catalog.AggregationSessions {
-					continue
-				}
-				d, err := usage.SessionDeltas(m, nil, events)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, d...)
-				if err := db.rebuildClusters(ctx, q, accountID, m, raw, events); err != nil {
-					return nil, err
-				}
-			}
-			return out, nil
-		}
-		var (
-			pending                           []meter.Event // session events of the stream still being read
-			pendingRaw                        []billow.UsageEvent
-			pendingStream                     string
-			afterStream, afterSource, afterID string
-			afterTime                         int64
-			first                             = true
-			peakRanges                        = map[string][]usage.HourRange{}
-		)
-		for {
-			page, err := db.eventPage(ctx, tx, accountID, first, afterStream, afterTime, afterSource, afterID)
-			if err != nil {
-				return err
-			}
-			if len(page) == 0 {
-				break
-			}
-			first = false
-			read += int64(len(page))
-			last := page[len(page)-1]
-			afterStream, afterTime, afterSource, afterID = last.Stream, last.Time.UnixMicro(), last.Source, last.ID
-			all := make([]meter.Event, 0, len(page))
-			var complete []meter.Event
-			var completeRaw []billow.UsageEvent
-			for i := range page {
-				me, err := usage.MeterEvent(&page[i])
-				if err != nil {
-					return err
-				}
-				all = append(all, me)
-				if !usage.IsSessionEvent(page[i].Type) {
-					continue
-				}
-				if page[i].Stream != pendingStream {
-					complete, pending = append(complete, pending...), pending[:0]
-					completeRaw, pendingRaw = append(completeRaw, pendingRaw...), pendingRaw[:0]
-					pendingStream = page[i].Stream
-				}
-				pending = append(pending, me)
-				pendingRaw = append(pendingRaw, page[i])
-			}
-			deltas, err := w.applyCells(ctx, cat, all)
-			if err != nil {
-				return err
-			}
-			for i := range cat.Meters {
-				if m := &cat.Meters[i]; m.Aggregation == catalog.AggregationConcurrency {
-					r, err := usage.PeakRanges(m, all)
-					if err != nil {
-						return err
-					}
-					peakRanges[m.Key] = usage.JoinRanges(append(peakRanges[m.Key], r...))
-				}
-			}
-			d, err := sessionDeltas(complete, completeRaw)
-			if err != nil {
-				return err
-			}
-			if err := w.write(ctx, usage.CombineAdd, usage.Merge(append(deltas, d...))); err != nil {
-				return err
-			}
-		}
-		d, err := sessionDeltas(pending, pendingRaw)
-		if err != nil {
-			return err
-		}
-		if err := w.write(ctx, usage.CombineAdd, d); err != nil {
-			return err
-		}
-		for i := range cat.Meters {
-			m := &cat.Meters[i]
-			if err := w.recomputePeaks(ctx, m, peakRanges[m.Key]); err != nil {
-				return err
-			}
-		}
-		return db.rebuildDays(ctx, q, accountID, cat, ref.timezone)
-	})
+	err := db.tx(ctx, func(tx *sql.Tx) error { return db.rebuildRollups(ctx, tx, accountID, &read) })
 	return read, err
 }
 
+// rebuildRollups is RebuildRollups inside a write transaction; it adds the events it
+// reads to *read. The account row is locked first, as ingest share-locks it, so that no
+// batch writes cells while they are rebuilt.
+func (db *DB) rebuildRollups(ctx context.Context, tx *sql.Tx, accountID string, read *int64) error {
+	q := sqlTxq{tx}
+	ref, err := scanAccountRef(tx.QueryRowContext(ctx, `SELECT `+accountRefColumns+` FROM accounts WHERE id = $1`+db.forUpdate(), accountID))
+	if err == sql.ErrNoRows {
+		return billow.NotFound("account", accountID)
+	}
+	if err != nil {
+		return err
+	}
+	cat, _, err := db.Catalog(ctx, ref.catalog, ref.catalogVersion)
+	if err != nil {
+		return err
+	}
+	for _, table := range []string{hourCells, hourUniques, "session_clusters"} {
+		if err := q.exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, accountID); err != nil {
+			return err
+		}
+	}
+	w := cellWriter{db: db, q: q, accountID: accountID} // hourly cells; the days follow from them
+	// sessionDeltas computes the sessions of complete streams and stores their clusters.
+	sessionDeltas := func(events []meter.Event, raw []billow.UsageEvent) ([]usage.Delta, error) {
+		var out []usage.Delta
+		for i := range cat.Meters {
+			m := &cat.Meters[i]
+			if m.Aggregation != catalog.AggregationSessions {
+				continue
+			}
+			d, err := usage.SessionDeltas(m, nil, events)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d...)
+			if err := db.rebuildClusters(ctx, q, accountID, m, raw, events); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	var (
+		pending       []meter.Event // session events of the stream still being read
+		pendingRaw    []billow.UsageEvent
+		pendingStream string
+		after         = eventPosition{time: math.MinInt64}
+		peakRanges    = map[string][]usage.HourRange{}
+	)
+	for {
+		page, err := db.eventPage(ctx, tx, accountID, after)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		*read += int64(len(page))
+		last := page[len(page)-1]
+		after = eventPosition{stream: last.Stream, time: last.Time.UnixMicro(), source: last.Source, id: last.ID}
+		all := make([]meter.Event, 0, len(page))
+		var complete []meter.Event
+		var completeRaw []billow.UsageEvent
+		for i := range page {
+			me, err := usage.MeterEvent(&page[i])
+			if err != nil {
+				return err
+			}
+			all = append(all, me)
+			if !usage.IsSessionEvent(page[i].Type) {
+				continue
+			}
+			if page[i].Stream != pendingStream {
+				complete, pending = append(complete, pending...), pending[:0]
+				completeRaw, pendingRaw = append(completeRaw, pendingRaw...), pendingRaw[:0]
+				pendingStream = page[i].Stream
+			}
+			pending = append(pending, me)
+			pendingRaw = append(pendingRaw, page[i])
+		}
+		deltas, err := w.applyCells(ctx, cat, all)
+		if err != nil {
+			return err
+		}
+		for i := range cat.Meters {
+			if m := &cat.Meters[i]; m.Aggregation == catalog.AggregationConcurrency {
+				r, err := usage.PeakRanges(m, all)
+				if err != nil {
+					return err
+				}
+				peakRanges[m.Key] = usage.JoinRanges(append(peakRanges[m.Key], r...))
+			}
+		}
+		d, err := sessionDeltas(complete, completeRaw)
+		if err != nil {
+			return err
+		}
+		merged, err := usage.Merge(append(deltas, d...))
+		if err != nil {
+			return err
+		}
+		if err := w.write(ctx, usage.CombineAdd, merged); err != nil {
+			return err
+		}
+	}
+	d, err := sessionDeltas(pending, pendingRaw)
+	if err != nil {
+		return err
+	}
+	if err := w.write(ctx, usage.CombineAdd, d); err != nil {
+		return err
+	}
+	for i := range cat.Meters {
+		m := &cat.Meters[i]
+		if err := w.recomputePeaks(ctx, m, peakRanges[m.Key]); err != nil {
+			return err
+		}
+	}
+	return db.rebuildDays(ctx, q, accountID, cat, ref.timezone)
+}
+
 // eventPage reads the next page of an account's events in (stream, time, source, id)
-// order, after the given position.
-func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, first bool, stream string, time int64, source, id string) ([]billow.UsageEvent, error) {
+// order, after the given position (events_account_stream_order serves it).
+func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, after eventPosition) ([]billow.UsageEvent, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = $1
-		AND ($2 OR (stream, time, source, id) > ($3, $4, $5, $6))
-		ORDER BY stream, time, source, id LIMIT $7`, accountID, first, stream, time, source, id, rebuildChunkEvents)
+		AND (stream, time, source, id) > ($2, $3, $4, $5)
+		ORDER BY stream, time, source, id LIMIT $6`, accountID, after.stream, after.time, after.source, after.id, rebuildChunkEvents)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	return scanEvents(rows)
+}
+
+// eventPosition is a place in the (stream, time, source, id) order of events; the zero
+// position, at time math.MinInt64, is before every event.
+type eventPosition struct {
+	stream, source, id string
+	time               int64
 }
 
 // RawReadRollups reads the hourly or day cells of some meters of an account in

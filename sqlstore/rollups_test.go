@@ -568,3 +568,126 @@ func TestBatchesOverTwoAccountsDoNotDeadlock(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestRollupCellOverflowRefusesBatch: a batch that would carry an additive cell past
+// int64 is refused whole with quantity_overflow on both engines, the cell and the events
+// left as they were (SQLite would otherwise store a float, PostgreSQL fail without a code).
+func TestRollupCellOverflowRefusesBatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		data, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		custom := strings.Replace(string(data), "\nmeters:\n", `
+meters:
+  - key: widgets
+    name: Widgets
+    unit: widget
+    event_types: [widget.made]
+    aggregation: sum
+    field: n
+`, 1)
+		if _, _, err := env.DB.SyncCatalog(ctx, "widgets", []byte(custom)); err != nil {
+			t.Fatal(err)
+		}
+		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "w", Name: "W", Catalog: "widgets", Plan: "free"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := ingest.New(env.DB, env.Clock)
+		at := env.Clock.Now().Add(-time.Hour).Truncate(time.Hour)
+		made := func(id string, n string) ingest.CloudEvent {
+			return ingest.CloudEvent{SpecVersion: "1.0", ID: id, Source: "factory", Type: "widget.made", Subject: "w",
+				Time: at.Format(time.RFC3339), Data: json.RawMessage(`{"n":` + n + `}`)}
+		}
+		if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, []ingest.CloudEvent{made("w0", "1")}); err != nil || res.Accepted != 1 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		// As if thousands of maximal events had filled the cell.
+		const nearlyFull = int64(9_223_372_036_854_000_000)
+		for _, table := range []string{"usage_rollups", "usage_days"} {
+			if err := sqlstore.ExecRaw(env.DB, `UPDATE `+table+` SET units = `+fmt.Sprint(nearlyFull)+` WHERE meter = 'widgets'`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = svc.Ingest(ctx, billow.Principal{KeyID: "t"}, []ingest.CloudEvent{made("w1", "2"), made("w2", "1000000000000")})
+		if billow.ErrorCode(err) != billow.CodeQuantityOverflow || billow.ErrorKindOf(err) != billow.KindConflict {
+			t.Fatalf("err = %v, want a %s conflict", err, billow.CodeQuantityOverflow)
+		}
+		if n, err := env.DB.CountEvents(ctx, a.ID); err != nil || n != 1 {
+			t.Fatalf("%d events stored, %v; want the first only", n, err)
+		}
+		cells, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil || len(cells) != 1 || cells[0].Units != nearlyFull {
+			t.Fatalf("cells = %+v, %v; want the one cell unchanged", cells, err)
+		}
+		// What still fits is stored.
+		if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, []ingest.CloudEvent{made("w1", "2")}); err != nil || res.Accepted != 1 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	})
+}
+
+// TestMigratingCatalogRebuildsChangedMeters: an account moved to a catalog version that
+// meters differently gets rollups of the new meters at once, equal to a rebuild's.
+func TestMigratingCatalogRebuildsChangedMeters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		data, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := func(filter string) []byte {
+			return []byte(strings.Replace(string(data), "\nmeters:\n", `
+meters:
+  - key: widgets
+    name: Widgets
+    unit: widget
+    event_types: [widget.made]
+    aggregation: sum
+    field: n
+    filters: {colour: `+filter+`}
+`, 1))
+		}
+		if _, _, err := env.DB.SyncCatalog(ctx, "widgets", version("red")); err != nil {
+			t.Fatal(err)
+		}
+		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "w", Name: "W", Catalog: "widgets", Plan: "free"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := ingest.New(env.DB, env.Clock)
+		at := env.Clock.Now().Add(-time.Hour)
+		var events []ingest.CloudEvent
+		for i, c := range []struct{ colour, n string }{{"red", "1"}, {"blue", "10"}, {"blue", "100"}} {
+			events = append(events, ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprint(i), Source: "factory", Type: "widget.made", Subject: "w",
+				Time: at.Format(time.RFC3339), Data: json.RawMessage(`{"colour":"` + c.colour + `","n":` + c.n + `}`)})
+		}
+		if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, events); err != nil || res.Accepted != 3 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		total := func() int64 {
+			cells, err := env.DB.AllRollups(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum int64
+			for _, c := range cells {
+				sum += c.Units
+			}
+			return sum
+		}
+		if got := total(); got != 1_000 {
+			t.Fatalf("red widgets = %d units, want 1,000", got)
+		}
+		v, _, err := env.DB.SyncCatalog(ctx, "widgets", version("blue"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.DB.MigrateAccountCatalog(ctx, a.ID, billow.MigrateCatalogInput{ToVersion: v.Version}); err != nil {
+			t.Fatal(err)
+		}
+		if got := total(); got != 110_000 {
+			t.Fatalf("after the move to blue widgets = %d units, want 110,000", got)
+		}
+	})
+}

@@ -249,6 +249,16 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// forUpdate is the clause that locks the rows a SELECT reads until the transaction ends:
+// " FOR UPDATE" on PostgreSQL, where transactions write concurrently; nothing on SQLite,
+// whose one write connection already serializes them.
+func (db *DB) forUpdate() string {
+	if db.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // isUniqueViolation reports whether err is a unique or primary key violation on either engine.
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
@@ -261,6 +271,16 @@ func isUniqueViolation(err error) bool {
 		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// isNotNullViolation reports whether err is a NOT NULL violation on either engine.
+func isNotNullViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23502"
+	}
+	var sqliteErr *sqlite.Error
+	return errors.As(err, &sqliteErr) && sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL
 }
 
 func redactURL(raw string) string {

@@ -74,7 +74,10 @@ func DayDeltas(c Combination, deltas []Delta, days *Days) ([]Delta, error) {
 		if ok {
 			switch c {
 			case CombineAdd:
-				d.Units += prev.Units
+				var fits bool
+				if d.Units, fits = addUnits(d.Units, prev.Units); !fits {
+					return nil, overflow(d.Meter)
+				}
 			case CombineMin:
 				d.Units = min(d.Units, prev.Units)
 			case CombineMax, CombinePeak:

@@ -1,6 +1,7 @@
 package usage_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -124,5 +125,37 @@ func TestDayUniquesAndRanges(t *testing.T) {
 	}
 	if d := cmp.Diff(wantRanges, ranges); d != "" {
 		t.Errorf("day ranges (-want +got):\n%s", d)
+	}
+}
+
+// TestAddingCellsRefusesOverflow: deltas of one cell that do not fit an int64 are a
+// quantity_overflow error, when merged per hour and when combined per day, never a
+// wrapped sum; the same deltas one unit smaller add up.
+func TestAddingCellsRefusesOverflow(t *testing.T) {
+	days := usage.NewDays(time.UTC)
+	for _, c := range []struct {
+		name  string
+		units []int64
+		fits  bool
+	}{
+		{"up to the top", []int64{math.MaxInt64 - 1, 1}, true},
+		{"past the top", []int64{math.MaxInt64, 1}, false},
+		{"down to the bottom", []int64{math.MinInt64 + 1, -1}, true},
+		{"past the bottom", []int64{math.MinInt64, -1}, false},
+	} {
+		var deltas []usage.Delta
+		for _, u := range c.units {
+			deltas = append(deltas, usage.Delta{Meter: "m", HourMicros: 0, Units: u})
+		}
+		merged, err := usage.Merge(deltas)
+		if c.fits != (err == nil) || !c.fits && billow.ErrorCode(err) != billow.CodeQuantityOverflow {
+			t.Errorf("%s: Merge = %v, %v", c.name, merged, err)
+		}
+		// Per day the same: hours 0 and 1 are one day.
+		deltas[1].HourMicros = usage.HourMicros
+		daily, err := usage.DayDeltas(usage.CombineAdd, deltas, days)
+		if c.fits != (err == nil) || !c.fits && billow.ErrorCode(err) != billow.CodeQuantityOverflow {
+			t.Errorf("%s: DayDeltas = %v, %v", c.name, daily, err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,6 +111,9 @@ func MeterEvent(e *billow.UsageEvent) (meter.Event, error) {
 			}
 		}
 	}
+	if err := me.Validate(); err != nil { // ingest checks more; this is the engine's own bound
+		return meter.Event{}, fmt.Errorf("usage: event %s/%s: %w", e.Source, e.ID, err)
+	}
 	return me, nil
 }
 
@@ -175,7 +179,7 @@ func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error)
 			}
 		}
 	}
-	return Merge(out), nil
+	return Merge(out)
 }
 
 // hourlyDeltas aggregates a meter over the events of each hour, one delta per app and
@@ -225,7 +229,7 @@ func SessionDeltas(m *catalog.Meter, before, after []meter.Event) ([]Delta, erro
 			out = append(out, Delta{Meter: m.Key, AppID: s.App, HourMicros: hourOf(s.StartMicros), Units: sign})
 		}
 	}
-	return Merge(out), nil
+	return Merge(out)
 }
 
 // ClusterSessions returns the sessions of one cluster (a run of a stream's events with no
@@ -282,15 +286,20 @@ func Negate(deltas []Delta) []Delta {
 }
 
 // Merge adds up deltas of the same cell and drops those that come to zero, in a
-// deterministic order.
-func Merge(deltas []Delta) []Delta {
+// deterministic order. It returns a quantity_overflow error when a sum does not fit.
+func Merge(deltas []Delta) ([]Delta, error) {
 	type cell struct {
 		meter, app, group string
 		hour              int64
 	}
 	sum := map[cell]int64{}
 	for _, d := range deltas {
-		sum[cell{d.Meter, d.AppID, d.Group, d.HourMicros}] += d.Units
+		c := cell{d.Meter, d.AppID, d.Group, d.HourMicros}
+		s, ok := addUnits(sum[c], d.Units)
+		if !ok {
+			return nil, overflow(d.Meter)
+		}
+		sum[c] = s
 	}
 	out := make([]Delta, 0, len(sum))
 	for c, u := range sum {
@@ -302,5 +311,21 @@ func Merge(deltas []Delta) []Delta {
 		return cmp.Or(strings.Compare(a.Meter, b.Meter), strings.Compare(a.AppID, b.AppID),
 			strings.Compare(a.Group, b.Group), cmp.Compare(a.HourMicros, b.HourMicros))
 	})
-	return out
+	return out, nil
+}
+
+// overflow is the error of a cell whose units would not fit an int64. Ingest bounds each
+// event's quantities (billow.EventQuantityMax), so it takes thousands of maximal events in
+// one cell.
+func overflow(meterKey string) error {
+	return billow.Errorf(billow.KindConflict, billow.CodeQuantityOverflow,
+		"meter %s: the usage of one cell would exceed %d units", meterKey, int64(math.MaxInt64))
+}
+
+// addUnits returns a+b and whether it did not overflow.
+func addUnits(a, b int64) (int64, bool) {
+	if b > 0 && a > math.MaxInt64-b || b < 0 && a < math.MinInt64-b {
+		return 0, false
+	}
+	return a + b, true
 }
