@@ -405,20 +405,3 @@ func (db *DB) upsertClusters(ctx context.Context, q txq, accountID, meterKey str
 	return nil
 }
 
-// rebuildClusters computes the clusters of complete streams from all their events and
-// stores them, for RebuildRollups.
-func (db *DB) rebuildClusters(ctx context.Context, q txq, accountID string, m *catalog.Meter, raw []billow.UsageEvent, events []meter.Event) error {
-	keys, byKey := streamEvents(m, raw, events)
-	var made []storedCluster
-	for _, k := range keys {
-		clusters := usage.MergeClusters(nil, byKey[k], m.IdleTimeoutMinutes*meter.MicrosPerMinute)
-		_, ends, err := chainSessions(m, k, clusters, "", 1)
-		if err != nil {
-			return err
-		}
-		for j, c := range clusters {
-			made = append(made, storedCluster{key: k, Cluster: c, endApp: ends[j]})
-		}
-	}
-	return db.upsertClusters(ctx, q, accountID, m.Key, made)
-}

@@ -280,9 +280,6 @@ func scanEvent(s interface{ Scan(...any) error }) (billow.UsageEvent, error) {
 	return e, nil
 }
 
-// rebuildChunkEvents bounds how many events a rebuild holds in memory at once.
-const rebuildChunkEvents = 50_000
-
 // RollupCell is one stored rollup cell.
 type RollupCell struct {
 	Meter      string
@@ -351,11 +348,12 @@ func (db *DB) allUniques(ctx context.Context, table, accountID string) ([]Unique
 	return out, rows.Err()
 }
 
-// RebuildRollups recomputes an account's rollups (hourly, then day cells from them) and
-// session clusters from its raw events, in one transaction, and returns how many events
-// it read. Events are read in pages ordered by
-// stream, so a session stream is complete once the next stream begins; memory stays
-// bounded by rebuildChunkEvents plus the largest stream.
+// RebuildRollups recomputes an account's rollups and session clusters from its raw events,
+// in one transaction, and returns how many events it read. It replays the events through
+// the path ingest takes, a batch at a time in time order: the rollups do not depend on
+// arrival order (see package usage), so the replay makes the cells a single batch of every
+// event would, with memory bounded by one batch. Day cells are then made from the hourly
+// ones.
 func (db *DB) RebuildRollups(ctx context.Context, accountID string) (int64, error) {
 	var read int64
 	err := db.tx(ctx, func(tx *sql.Tx) error { return db.rebuildRollups(ctx, tx, accountID, &read) })
@@ -383,33 +381,13 @@ func (db *DB) rebuildRollups(ctx context.Context, tx *sql.Tx, accountID string, 
 			return err
 		}
 	}
-	w := cellWriter{db: db, q: q, accountID: accountID} // hourly cells; the days follow from them
-	// sessionDeltas computes the sessions of complete streams and stores their clusters.
-	sessionDeltas := func(events []meter.Event, raw []billow.UsageEvent) ([]usage.Delta, error) {
-		var out []usage.Delta
-		for i := range cat.Meters {
-			m := &cat.Meters[i]
-			if m.Aggregation != catalog.AggregationSessions {
-				continue
-			}
-			d, err := usage.SessionDeltas(m, nil, events)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, d...)
-			if err := db.rebuildClusters(ctx, q, accountID, m, raw, events); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
+	ref.daysZone = "" // hourly cells only while replaying; rebuildDays makes the days once
+	accounts := map[string]accountRef{accountID: ref}
+	all := make([]int, rebuildBatchEvents)
+	for i := range all {
+		all[i] = i
 	}
-	var (
-		pending       []meter.Event // session events of the stream still being read
-		pendingRaw    []billow.UsageEvent
-		pendingStream string
-		after         = eventPosition{time: math.MinInt64}
-		peakRanges    = map[string][]usage.HourRange{}
-	)
+	after := eventPosition{time: math.MinInt64}
 	for {
 		page, err := db.eventPage(ctx, tx, accountID, after)
 		if err != nil {
@@ -420,74 +398,24 @@ func (db *DB) rebuildRollups(ctx context.Context, tx *sql.Tx, accountID string, 
 		}
 		*read += int64(len(page))
 		last := page[len(page)-1]
-		after = eventPosition{stream: last.Stream, time: last.Time.UnixMicro(), source: last.Source, id: last.ID}
-		all := make([]meter.Event, 0, len(page))
-		var complete []meter.Event
-		var completeRaw []billow.UsageEvent
-		for i := range page {
-			me, err := usage.MeterEvent(&page[i])
-			if err != nil {
-				return err
-			}
-			all = append(all, me)
-			if !usage.IsSessionEvent(page[i].Type) {
-				continue
-			}
-			if page[i].Stream != pendingStream {
-				complete, pending = append(complete, pending...), pending[:0]
-				completeRaw, pendingRaw = append(completeRaw, pendingRaw...), pendingRaw[:0]
-				pendingStream = page[i].Stream
-			}
-			pending = append(pending, me)
-			pendingRaw = append(pendingRaw, page[i])
-		}
-		deltas, err := w.applyCells(ctx, cat, all)
-		if err != nil {
-			return err
-		}
-		for i := range cat.Meters {
-			if m := &cat.Meters[i]; m.Aggregation == catalog.AggregationConcurrency {
-				r, err := usage.PeakRanges(m, all)
-				if err != nil {
-					return err
-				}
-				peakRanges[m.Key] = usage.JoinRanges(append(peakRanges[m.Key], r...))
-			}
-		}
-		d, err := sessionDeltas(complete, completeRaw)
-		if err != nil {
-			return err
-		}
-		merged, err := usage.Merge(append(deltas, d...))
-		if err != nil {
-			return err
-		}
-		if err := w.write(ctx, usage.CombineAdd, merged); err != nil {
-			return err
-		}
-	}
-	d, err := sessionDeltas(pending, pendingRaw)
-	if err != nil {
-		return err
-	}
-	if err := w.write(ctx, usage.CombineAdd, d); err != nil {
-		return err
-	}
-	for i := range cat.Meters {
-		m := &cat.Meters[i]
-		if err := w.recomputePeaks(ctx, m, peakRanges[m.Key]); err != nil {
+		after = eventPosition{time: last.Time.UnixMicro(), source: last.Source, id: last.ID}
+		if err := db.applyRollups(ctx, q, page, all[:len(page)], accounts); err != nil {
 			return err
 		}
 	}
 	return db.rebuildDays(ctx, q, accountID, cat, ref.timezone)
 }
 
-// eventPage reads the next page of an account's events in (stream, time, source, id)
-// order, after the given position (events_account_stream_order serves it).
+// rebuildBatchEvents is how many events a rebuild replays at a time: the size of an ingest
+// batch, which the statements of the ingest path are made for.
+const rebuildBatchEvents = 50 * billow.EventBatchMax
+
+// eventPage reads the next page of an account's events in (time, source, id) order,
+// after the given position.
 func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, after eventPosition) ([]billow.UsageEvent, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE account_id = $1
-		AND (stream, time, source, id) > ($2, $3, $4, $5)
-		ORDER BY stream, time, source, id LIMIT $6`, accountID, after.stream, after.time, after.source, after.id, rebuildChunkEvents)
+		AND (time, source, id) > ($2, $3, $4)
+		ORDER BY time, source, id LIMIT $5`, accountID, after.time, after.source, after.id, rebuildBatchEvents)
 	if err != nil {
 		return nil, err
 	}
@@ -495,11 +423,11 @@ func (db *DB) eventPage(ctx context.Context, tx *sql.Tx, accountID string, after
 	return scanEvents(rows)
 }
 
-// eventPosition is a place in the (stream, time, source, id) order of events; the zero
-// position, at time math.MinInt64, is before every event.
+// eventPosition is a place in the (time, source, id) order of an account's events; the
+// position at time math.MinInt64 is before every event.
 type eventPosition struct {
-	stream, source, id string
-	time               int64
+	time       int64
+	source, id string
 }
 
 // RawReadRollups reads the hourly or day cells of some meters of an account in

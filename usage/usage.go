@@ -216,22 +216,6 @@ func matches(e *meter.Event, filters []meter.Filter) bool {
 	return true
 }
 
-// SessionDeltas are the changes in a sessions meter's rollups when the events of some
-// streams go from before to after (after = before plus the new events).
-func SessionDeltas(m *catalog.Meter, before, after []meter.Event) ([]Delta, error) {
-	rules, err := meter.SessionRulesOf(m)
-	if err != nil {
-		return nil, err
-	}
-	var out []Delta
-	for sign, events := range map[int64][]meter.Event{-1: before, 1: after} {
-		for _, s := range meter.Sessionize(events, rules, meter.TimeMicrosMax) {
-			out = append(out, Delta{Meter: m.Key, AppID: s.App, HourMicros: hourOf(s.StartMicros), Units: sign})
-		}
-	}
-	return Merge(out)
-}
-
 // ClusterSessions returns the sessions of one cluster (a run of a stream's events with no
 // gap longer than the idle timeout) as +1 deltas, from its representative events: those
 // at its first and last moments, its routings, and the earliest event naming its app.
