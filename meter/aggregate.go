@@ -77,7 +77,7 @@ func Aggregate(m *catalog.Meter, events []Event, fromMicros, toMicros int64) ([]
 	}
 	for i := range events {
 		e := &events[i]
-		if e.TimeMicros < fromMicros || e.TimeMicros >= toMicros || !slices.Contains(m.EventTypes, e.Type) || !matchesFilters(e, filters) {
+		if e.TimeMicros < fromMicros || e.TimeMicros >= toMicros || !slices.Contains(m.EventTypes, e.Type) || !Matches(e, filters) {
 			continue
 		}
 		r := aggRow{account: e.Account, time: e.TimeMicros}

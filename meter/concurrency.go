@@ -122,7 +122,7 @@ func Intervals(events []Event, rules ConcurrencyRules, nowMicros int64) []Interv
 	for i := range events {
 		e := &events[i]
 		opens := slices.Contains(rules.StartTypes, e.Type)
-		if !opens && !slices.Contains(rules.EndTypes, e.Type) || !matchesFilters(e, rules.Filters) {
+		if !opens && !slices.Contains(rules.EndTypes, e.Type) || !Matches(e, rules.Filters) {
 			continue
 		}
 		key, ok := e.Field(rules.KeyField)

@@ -23,8 +23,8 @@ func FiltersOf(filters map[string]string) []Filter {
 	return out
 }
 
-// matchesFilters reports whether e passes every filter.
-func matchesFilters(e *Event, filters []Filter) bool {
+// Matches reports whether e passes every filter.
+func Matches(e *Event, filters []Filter) bool {
 	for _, f := range filters {
 		if v, ok := e.Field(f.Field); !ok || v != f.Value {
 			return false

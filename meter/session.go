@@ -226,7 +226,7 @@ func Streams(events []Event, rules SessionRules) []Stream {
 	refs := make([]sessionRef, 0, len(events))
 	for i := range events {
 		e := &events[i]
-		if !slices.Contains(rules.EventTypes, e.Type) || !matchesFilters(e, eventFilters) {
+		if !slices.Contains(rules.EventTypes, e.Type) || !Matches(e, eventFilters) {
 			continue
 		}
 		r := sessionRef{app: e.App, time: e.TimeMicros, role: roleActivity}

@@ -83,7 +83,7 @@ func ExtremeDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error) 
 			rm, filters := rollupMeter(m), meter.FiltersOf(m.Filters)
 			finish = func(d *Delta, hourEvents []meter.Event, group []string) {
 				for _, e := range hourEvents {
-					if !slices.Contains(m.EventTypes, e.Type) || !matches(&e, filters) || !inGroup(&e, rm.GroupBy, group) {
+					if !slices.Contains(m.EventTypes, e.Type) || !meter.Matches(&e, filters) || !inGroup(&e, rm.GroupBy, group) {
 						continue
 					}
 					if _, ok, _ := e.Number(m.Field); ok {
@@ -134,7 +134,7 @@ func UniqueValues(cat *catalog.Catalog, events []meter.Event) []Unique {
 		filters := meter.FiltersOf(m.Filters)
 		values := make([]string, len(rm.GroupBy))
 		for _, e := range events {
-			if !slices.Contains(m.EventTypes, e.Type) || !matches(&e, filters) {
+			if !slices.Contains(m.EventTypes, e.Type) || !meter.Matches(&e, filters) {
 				continue
 			}
 			v, ok := e.Field(m.Field)

@@ -164,7 +164,7 @@ func AdditiveDeltas(cat *catalog.Catalog, events []meter.Event) ([]Delta, error)
 			filters := meter.FiltersOf(m.Filters)
 			rm := rollupMeter(m)
 			for _, e := range events {
-				if !slices.Contains(m.EventTypes, e.Type) || !matches(&e, filters) {
+				if !slices.Contains(m.EventTypes, e.Type) || !meter.Matches(&e, filters) {
 					continue
 				}
 				ucr, err := meter.LLMCostMicroCredits(&e, &cat.ProviderCosts, cat.Credits)
@@ -205,15 +205,6 @@ func hourlyDeltas(m *catalog.Meter, byHour map[int64][]meter.Event, hours []int6
 		}
 	}
 	return out, nil
-}
-
-func matches(e *meter.Event, filters []meter.Filter) bool {
-	for _, f := range filters {
-		if v, ok := e.Field(f.Field); !ok || v != f.Value {
-			return false
-		}
-	}
-	return true
 }
 
 // ClusterSessions returns the sessions of one cluster (a run of a stream's events with no
