@@ -404,4 +404,3 @@ func (db *DB) upsertClusters(ctx context.Context, q txq, accountID, meterKey str
 	}
 	return nil
 }
-
