@@ -845,3 +845,29 @@ func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) 
 func graceUcr(cat *catalog.Catalog) int64 {
 	return cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit
 }
+
+// RawInsertTransfers writes n spend-shaped transfers of one account, each with its two
+// entries (from → to), straight into the ledger tables, batchSize to a transaction: no
+// rule, balance, lock or chain. It is the physical limit `billow bench ledger` measures
+// postings against, and leaves a ledger that does not verify: for benchmark stores only.
+func (db *DB) RawInsertTransfers(ctx context.Context, accountID, from, to string, n, batchSize int) error {
+	var seq int64
+	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&seq); err != nil {
+		return err
+	}
+	at := db.now()
+	for done := 0; done < n; {
+		batch := make([]*billow.Transfer, min(batchSize, n-done))
+		for i := range batch {
+			seq++
+			batch[i] = &billow.Transfer{Seq: seq, ID: "raw-" + strconv.FormatInt(seq, 10), AccountID: accountID, Cause: billow.CauseUsage,
+				AmountUcr: billow.MicroCreditsPerCredit, At: at, Hash: fmt.Sprintf("%064x", seq),
+				Entries: []billow.Entry{{LedgerAccount: from, AmountUcr: -billow.MicroCreditsPerCredit}, {LedgerAccount: to, AmountUcr: billow.MicroCreditsPerCredit}}}
+		}
+		if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertTransfers(ctx, tx, batch, nil) }); err != nil {
+			return err
+		}
+		done += len(batch)
+	}
+	return nil
+}

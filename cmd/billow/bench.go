@@ -30,6 +30,7 @@ type benchCmd struct {
 	Ingest benchIngestCmd `cmd:"" help:"HTTP batch ingest end to end, beside a raw batched insert of the same rows into the same table."`
 	Meters benchMetersCmd `cmd:"" help:"The meter engine on one core: sessionization and the concurrency sweep, beside sorting the same events."`
 	Trends benchTrendsCmd `cmd:"" help:"The usage trends query over 90 days of demo usage (10 million events), beside a raw read of the same rollup cells."`
+	Ledger benchLedgerCmd `cmd:"" help:"Credit spends with the no-overdraft check under concurrent callers (group commit), beside raw batched inserts of the same rows; one hot wallet beside the uniform load."`
 }
 
 type benchIngestCmd struct {
@@ -90,15 +91,9 @@ func (c *benchIngestCmd) Run(env *runEnv) error {
 		mu       sync.Mutex // protects firstErr
 		firstErr error
 	)
-	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return err
 	}
 	began := time.Now()
 	for w := range c.Clients {
@@ -127,7 +122,7 @@ func (c *benchIngestCmd) Run(env *runEnv) error {
 		})
 	}
 	wg.Wait()
-	pprof.StopCPUProfile() // does nothing when no profile runs
+	stopProfile()
 	if firstErr != nil {
 		return firstErr
 	}
@@ -199,6 +194,23 @@ func printBench(env *runEnv, results []benchResult) {
 		fmt.Fprintf(tw, "%s\t%.0f %s\t%.0f %s\t%.2f\t%s\t\n", r.name, r.value, r.unit, r.limit, r.unit, r.value/r.limit, r.limitName)
 	}
 	tw.Flush()
+}
+
+// startCPUProfile writes a CPU profile to path until the returned function is called;
+// with no path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // benchBatch is one request body of 1,000 realistic events for the subject.
