@@ -39,7 +39,10 @@ type ledgerOp struct {
 	grant *billow.CreateGrantInput // either this
 	spend *billow.SpendInput       // or this
 
-	accountID string
+	// accountRef is the account as asked (id or external id); the batch resolves it,
+	// with the others of the batch in one query, to accountID and the catalog's buffer.
+	accountRef string
+	accountID  string
 	graceUcr  int64
 	inputHash string
 
@@ -59,11 +62,7 @@ func (db *DB) CreateGrant(ctx context.Context, in billow.CreateGrantInput) (*bil
 	if err := in.Validate(db.now()); err != nil {
 		return nil, nil, err
 	}
-	op := &ledgerOp{grant: &in}
-	if err := db.prepareLedgerOp(ctx, op, in.Account); err != nil {
-		return nil, nil, err
-	}
-	t, err := db.postLedger(ctx, op)
+	t, err := db.postLedger(ctx, &ledgerOp{grant: &in, accountRef: in.Account})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,35 +78,85 @@ func (db *DB) Spend(ctx context.Context, in billow.SpendInput) (*billow.Transfer
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	op := &ledgerOp{spend: &in}
-	if err := db.prepareLedgerOp(ctx, op, in.Account); err != nil {
-		return nil, err
-	}
-	return db.postLedger(ctx, op)
+	return db.postLedger(ctx, &ledgerOp{spend: &in, accountRef: in.Account})
 }
 
-// prepareLedgerOp resolves what a movement needs before it joins a batch: the account,
-// its grace buffer, and the hash of what was asked.
-func (db *DB) prepareLedgerOp(ctx context.Context, op *ledgerOp, accountRef string) error {
-	a, cat, err := db.accountAndCatalog(ctx, accountRef)
-	if err != nil {
-		return err
+// resolveLedgerOps resolves the accounts of a batch's movements in one query and gives each
+// movement its account, grace buffer and input hash; a movement of an unknown account gets
+// its not_found error. It returns the movements that go on.
+func (db *DB) resolveLedgerOps(ctx context.Context, tx *sql.Tx, ops []*ledgerOp) ([]*ledgerOp, error) {
+	refs := make([]any, 0, len(ops))
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if !seen[op.accountRef] {
+			seen[op.accountRef] = true
+			refs = append(refs, op.accountRef)
+		}
 	}
-	op.accountID = a.ID
-	op.graceUcr = graceUcr(cat)
+	rows, err := tx.QueryContext(ctx, `SELECT id, external_id, catalog, catalog_version FROM accounts
+		WHERE id IN (`+db.params(1, len(refs))+`) OR external_id IN (`+db.params(len(refs)+1, len(refs))+`)`, append(refs, refs...)...)
+	if err != nil {
+		return nil, err
+	}
+	type resolved struct {
+		id       string
+		graceUcr int64
+	}
+	byRef := map[string]resolved{}
+	for rows.Next() {
+		var id, external, catalogKey string
+		var version int64
+		if err := rows.Scan(&id, &external, &catalogKey, &version); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		cat, _, err := db.Catalog(ctx, catalogKey, version)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r := resolved{id: id, graceUcr: graceUcr(cat)}
+		// An id is never an external id of another account: ids carry their prefix.
+		if billow.IsID(id, billow.PrefixAccount) && seen[id] {
+			byRef[id] = r
+		}
+		if seen[external] && !billow.IsID(external, billow.PrefixAccount) {
+			byRef[external] = r
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	live := ops[:0:0]
+	for _, op := range ops {
+		r, ok := byRef[op.accountRef]
+		if !ok {
+			op.err = billow.NotFound("account", op.accountRef)
+			continue
+		}
+		op.accountID, op.graceUcr = r.id, r.graceUcr
+		op.inputHash = op.hashInput()
+		live = append(live, op)
+	}
+	return live, nil
+}
+
+// hashInput is the hash of what a movement asks, so that an id reused for another
+// movement is told apart from the same movement asked again.
+func (op *ledgerOp) hashInput() string {
 	h := sha256.New()
 	if g := op.grant; g != nil {
 		expires := ""
 		if g.ExpiresAt != nil {
 			expires = g.ExpiresAt.UTC().Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(h, "grant\x00%s\x00%s\x00%d\x00%s\x00%d\x00%s", a.ID, g.Kind, g.AmountUcr, expires, g.Priority, g.Description)
+		fmt.Fprintf(h, "grant\x00%s\x00%s\x00%d\x00%s\x00%d\x00%s", op.accountID, g.Kind, g.AmountUcr, expires, g.Priority, g.Description)
 	} else {
 		s := op.spend
-		fmt.Fprintf(h, "spend\x00%s\x00%s\x00%d\x00%s", a.ID, s.Cause, s.AmountUcr, s.Description)
+		fmt.Fprintf(h, "spend\x00%s\x00%s\x00%d\x00%s", op.accountID, s.Cause, s.AmountUcr, s.Description)
 	}
-	op.inputHash = hex.EncodeToString(h.Sum(nil))
-	return nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // postLedger queues a movement and returns once the batch holding it is committed.
@@ -189,6 +238,10 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	var headSeq int64
 	var headHash string
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`+lock).Scan(&headSeq, &headHash); err != nil {
+		return err
+	}
+	ops, err := db.resolveLedgerOps(ctx, tx, ops)
+	if err != nil || len(ops) == 0 {
 		return err
 	}
 
@@ -846,11 +899,16 @@ func graceUcr(cat *catalog.Catalog) int64 {
 	return cat.Credits.GraceBufferCredits * billow.MicroCreditsPerCredit
 }
 
-// RawInsertTransfers writes n spend-shaped transfers of one account, each with its two
-// entries (from → to), straight into the ledger tables, batchSize to a transaction: no
-// rule, balance, lock or chain. It is the physical limit `billow bench ledger` measures
-// postings against, and leaves a ledger that does not verify: for benchmark stores only.
-func (db *DB) RawInsertTransfers(ctx context.Context, accountID, from, to string, n, batchSize int) error {
+// RawWallet is a wallet RawInsertTransfers writes to: its account and the ledger account
+// its transfers take credits from.
+type RawWallet struct{ AccountID, From string }
+
+// RawInsertTransfers writes n spend-shaped transfers, the k-th of wallets[k % len], each
+// with its two entries (From → to), straight into the ledger tables, batchSize to a
+// transaction: no rule, balance, lock or chain. It is the physical limit `billow bench
+// ledger` measures postings against, and leaves a ledger that does not verify: for
+// benchmark stores only.
+func (db *DB) RawInsertTransfers(ctx context.Context, wallets []RawWallet, to string, n, batchSize int) error {
 	var seq int64
 	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&seq); err != nil {
 		return err
@@ -860,9 +918,10 @@ func (db *DB) RawInsertTransfers(ctx context.Context, accountID, from, to string
 		batch := make([]*billow.Transfer, min(batchSize, n-done))
 		for i := range batch {
 			seq++
-			batch[i] = &billow.Transfer{Seq: seq, ID: "raw-" + strconv.FormatInt(seq, 10), AccountID: accountID, Cause: billow.CauseUsage,
+			w := wallets[(done+i)%len(wallets)]
+			batch[i] = &billow.Transfer{Seq: seq, ID: "raw-" + strconv.FormatInt(seq, 10), AccountID: w.AccountID, Cause: billow.CauseUsage,
 				AmountUcr: billow.MicroCreditsPerCredit, At: at, Hash: fmt.Sprintf("%064x", seq),
-				Entries: []billow.Entry{{LedgerAccount: from, AmountUcr: -billow.MicroCreditsPerCredit}, {LedgerAccount: to, AmountUcr: billow.MicroCreditsPerCredit}}}
+				Entries: []billow.Entry{{LedgerAccount: w.From, AmountUcr: -billow.MicroCreditsPerCredit}, {LedgerAccount: to, AmountUcr: billow.MicroCreditsPerCredit}}}
 		}
 		if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertTransfers(ctx, tx, batch, nil) }); err != nil {
 			return err

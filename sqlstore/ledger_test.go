@@ -327,3 +327,36 @@ func TestLedgerReviewCases(t *testing.T) {
 		verifyLedger(t, env)
 	})
 }
+
+// TestUnknownAccountInABatch: movements of an unknown account, by id or external id,
+// fail alone with not_found; the others of their batch are posted.
+func TestUnknownAccountInABatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a := walletAccount(t, env, "acme", 0)
+		grant(t, env, billow.CreateGrantInput{Account: a.ID, Kind: billow.GrantPaid, AmountUcr: 1000 * credit, ID: "buy"})
+		refs := []string{"acme", a.ID, "nobody", billow.NewID(billow.PrefixAccount, env.Clock.Now())}
+		var ok, missing atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Go(func() {
+				_, err := env.DB.Spend(ctx, billow.SpendInput{Account: refs[i%len(refs)], AmountUcr: credit, ID: fmt.Sprintf("s-%d", i), Cause: billow.CauseUsage})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case billow.ErrorCode(err) == billow.CodeNotFound:
+					missing.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 100 || missing.Load() != 100 {
+			t.Fatalf("%d posted and %d not found, want 100 and 100", ok.Load(), missing.Load())
+		}
+		if w, err := env.DB.Wallet(ctx, "acme"); err != nil || w.BalanceUcr != 900*credit {
+			t.Fatalf("wallet %+v, %v; want 900 credits", w, err)
+		}
+		verifyLedger(t, env)
+	})
+}

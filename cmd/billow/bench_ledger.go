@@ -8,6 +8,7 @@ import (
 
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/ledger"
+	"github.com/billowhq/billow/sqlstore"
 )
 
 type benchLedgerCmd struct {
@@ -93,18 +94,22 @@ func (c *benchLedgerCmd) Run(env *runEnv) error {
 		return fmt.Errorf("the ledger does not verify after the loads: %s", report.Problems[0])
 	}
 
-	// The limit: the same rows, inserted raw in batches of the size group commit reaches.
-	w, err := db.Wallet(ctx, wallets[0])
-	if err != nil || len(w.Grants) == 0 {
-		return fmt.Errorf("reading a bench wallet: %v", err)
+	// The limit: the same rows, over the same wallets, inserted raw in batches of 1,000.
+	raws := make([]sqlstore.RawWallet, c.Accounts)
+	for i := range raws {
+		w, err := db.Wallet(ctx, wallets[i])
+		if err != nil || len(w.Grants) == 0 {
+			return fmt.Errorf("reading a bench wallet: %v", err)
+		}
+		raws[i] = sqlstore.RawWallet{AccountID: wallets[i], From: ledger.GrantAccount(w.Grants[0].ID)}
 	}
 	began := time.Now()
-	if err := db.RawInsertTransfers(ctx, wallets[0], ledger.GrantAccount(w.Grants[0].ID), ledger.UsageRevenue, c.Postings, 1000); err != nil {
+	if err := db.RawInsertTransfers(ctx, raws, ledger.UsageRevenue, c.Postings, 1000); err != nil {
 		return err
 	}
 	raw := float64(c.Postings) / time.Since(began).Seconds()
 	printBench(env, []benchResult{
-		{name: "postings, uniform", unit: "posts/s", value: uniform, limit: raw, limitName: "raw batched INSERT of the same rows into the same tables"},
+		{name: "postings, uniform", unit: "posts/s", value: uniform, limit: raw, limitName: "raw batched INSERT of the same rows, same wallets, into the same tables"},
 		{name: "postings, one hot wallet", unit: "posts/s", value: hot, limit: uniform, limitName: "the uniform load above"},
 	})
 	return nil
