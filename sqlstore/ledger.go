@@ -43,8 +43,8 @@ type ledgerOp struct {
 	// with the others of the batch in one query, to accountID and the catalog's buffer.
 	accountRef string
 	accountID  string
-	graceUcr  int64
-	inputHash string
+	graceUcr   int64
+	inputHash  string
 
 	transfer *billow.Transfer
 	err      error
