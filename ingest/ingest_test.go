@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/billowhq/billow"
-	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore/storetest"
 )
@@ -247,13 +246,7 @@ func FuzzDecode(f *testing.F) {
 // is a number the rollups can hold. Anything else in their data is the platform's.
 func TestIngestCustomTypes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		data, err := catalog.Example("credits-platform")
-		if err != nil {
-			t.Fatal(err)
-		}
-		custom := strings.Replace(string(data), "\nmeters:\n", `
-meters:
-  - key: ticket_minutes
+		env.SyncCatalogWithMeters(t, "tickets", `  - key: ticket_minutes
     name: Ticket minutes
     unit: minute
     event_types: [ticket.closed]
@@ -265,10 +258,7 @@ meters:
     event_types: [ticket.closed]
     aggregation: max
     field: waited
-`, 1)
-		if _, _, err := env.DB.SyncCatalog(ctx, "tickets", []byte(custom)); err != nil {
-			t.Fatal(err)
-		}
+`)
 		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "helpdesk", Name: "Helpdesk", Catalog: "tickets", Plan: "free"})
 		if err != nil {
 			t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/billowhq/billow"
-	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore"
 	"github.com/billowhq/billow/sqlstore/storetest"
@@ -370,13 +369,7 @@ func TestSessionRollupsUnderConcurrentBatches(t *testing.T) {
 // rebuild makes the same cells.
 func TestExtremeRollups(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		data, err := catalog.Example("credits-platform")
-		if err != nil {
-			t.Fatal(err)
-		}
-		custom := strings.Replace(string(data), "\nmeters:\n", `
-meters:
-  - key: queue_min
+		env.SyncCatalogWithMeters(t, "queues", `  - key: queue_min
     name: Shortest queue
     unit: call
     event_types: [queue.sampled]
@@ -394,10 +387,7 @@ meters:
     event_types: [queue.sampled]
     aggregation: latest
     field: waiting
-`, 1)
-		if _, _, err := env.DB.SyncCatalog(ctx, "queues", []byte(custom)); err != nil {
-			t.Fatal(err)
-		}
+`)
 		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "q", Name: "Q", Catalog: "queues", Plan: "free"})
 		if err != nil {
 			t.Fatal(err)
@@ -574,22 +564,13 @@ func TestBatchesOverTwoAccountsDoNotDeadlock(t *testing.T) {
 // left as they were (SQLite would otherwise store a float, PostgreSQL fail without a code).
 func TestRollupCellOverflowRefusesBatch(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		data, err := catalog.Example("credits-platform")
-		if err != nil {
-			t.Fatal(err)
-		}
-		custom := strings.Replace(string(data), "\nmeters:\n", `
-meters:
-  - key: widgets
+		env.SyncCatalogWithMeters(t, "widgets", `  - key: widgets
     name: Widgets
     unit: widget
     event_types: [widget.made]
     aggregation: sum
     field: n
-`, 1)
-		if _, _, err := env.DB.SyncCatalog(ctx, "widgets", []byte(custom)); err != nil {
-			t.Fatal(err)
-		}
+`)
 		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "w", Name: "W", Catalog: "widgets", Plan: "free"})
 		if err != nil {
 			t.Fatal(err)
@@ -632,25 +613,17 @@ meters:
 // meters differently gets rollups of the new meters at once, equal to a rebuild's.
 func TestMigratingCatalogRebuildsChangedMeters(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		data, err := catalog.Example("credits-platform")
-		if err != nil {
-			t.Fatal(err)
-		}
-		version := func(filter string) []byte {
-			return []byte(strings.Replace(string(data), "\nmeters:\n", `
-meters:
-  - key: widgets
+		meters := func(filter string) string {
+			return `  - key: widgets
     name: Widgets
     unit: widget
     event_types: [widget.made]
     aggregation: sum
     field: n
-    filters: {colour: `+filter+`}
-`, 1))
+    filters: {colour: ` + filter + `}
+`
 		}
-		if _, _, err := env.DB.SyncCatalog(ctx, "widgets", version("red")); err != nil {
-			t.Fatal(err)
-		}
+		env.SyncCatalogWithMeters(t, "widgets", meters("red"))
 		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "w", Name: "W", Catalog: "widgets", Plan: "free"})
 		if err != nil {
 			t.Fatal(err)
@@ -679,11 +652,8 @@ meters:
 		if got := total(); got != 1_000 {
 			t.Fatalf("red widgets = %d units, want 1,000", got)
 		}
-		v, _, err := env.DB.SyncCatalog(ctx, "widgets", version("blue"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := env.DB.MigrateAccountCatalog(ctx, a.ID, billow.MigrateCatalogInput{ToVersion: v.Version}); err != nil {
+		v := env.SyncCatalogWithMeters(t, "widgets", meters("blue"))
+		if _, err := env.DB.MigrateAccountCatalog(ctx, a.ID, billow.MigrateCatalogInput{ToVersion: v}); err != nil {
 			t.Fatal(err)
 		}
 		if got := total(); got != 110_000 {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +145,20 @@ func postgresSchema(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// SyncCatalogWithMeters stores, as catalog key, the shipped credits-platform catalog with
+// meters added at the head of its list (YAML list items indented by two spaces, as in
+// "  - key: widgets\n    …"), and returns its version: how a test meters custom event types.
+func (env *Env) SyncCatalogWithMeters(t testing.TB, key, meters string) int64 {
+	t.Helper()
+	data, err := catalog.Example("credits-platform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := env.DB.SyncCatalog(context.Background(), key, []byte(strings.Replace(string(data), "\nmeters:\n", "\nmeters:\n"+meters, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Version
 }
