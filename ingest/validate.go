@@ -219,29 +219,39 @@ func checkField(ev *billow.UsageEvent, t *tenant, r fieldRule, v any, data map[s
 // with the decimals its kind allows. The exponent is bounded before any arithmetic: a
 // number such as 1e999999999 is a few bytes of JSON, but its digits are not.
 func quantity(r fieldRule, v any) (decimal.Decimal, *rejection) {
+	if d, ok := parseQuantity(r.kind, v); ok {
+		return d, nil
+	}
+	// The message is built only for a refusal: valid numbers are the hot path.
 	limit := strconv.FormatInt(billow.EventQuantityMax, 10)
-	bad := reject(billow.CodeInvalidField, "data.%s must be %s, not %v", r.name, map[int]string{
+	decimals := strconv.Itoa(billow.EventQuantityDecimalsMax)
+	want := map[int]string{
 		fieldCount:   "a whole number from 0 to " + limit,
-		fieldSeconds: "a number of seconds from 0 to " + limit + " with at most 3 decimals",
-		fieldNumber:  "a number from -" + limit + " to " + limit + " with at most 3 decimals",
-	}[r.kind], v)
+		fieldSeconds: "a number of seconds from 0 to " + limit + " with at most " + decimals + " decimals",
+		fieldNumber:  "a number from -" + limit + " to " + limit + " with at most " + decimals + " decimals",
+	}[r.kind]
+	return decimal.Decimal{}, reject(billow.CodeInvalidField, "data.%s must be %s, not %v", r.name, want, v)
+}
+
+// parseQuantity reads v as a quantity of the given field kind, and reports whether it is one.
+func parseQuantity(kind int, v any) (decimal.Decimal, bool) {
 	n, ok := v.(json.Number)
 	if !ok || len(n) > numberTextMaxBytes {
-		return decimal.Decimal{}, bad
+		return decimal.Decimal{}, false
 	}
 	d, err := decimal.NewFromString(string(n))
 	if err != nil || d.Exponent() < -numberTextMaxBytes || d.Exponent() > numberTextMaxBytes {
-		return decimal.Decimal{}, bad
+		return decimal.Decimal{}, false
 	}
 	decimals := int32(billow.EventQuantityDecimalsMax)
-	if r.kind == fieldCount {
+	if kind == fieldCount {
 		decimals = 0
 	}
 	if !d.Equal(d.Truncate(decimals)) || d.Abs().GreaterThan(decimal.NewFromInt(billow.EventQuantityMax)) ||
-		d.IsNegative() && r.kind != fieldNumber {
-		return decimal.Decimal{}, bad
+		d.IsNegative() && kind != fieldNumber {
+		return decimal.Decimal{}, false
 	}
-	return d, nil
+	return d, true
 }
 
 // numberTextMaxBytes bounds the text of a number in event data, and the magnitude of its
