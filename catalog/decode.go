@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -787,7 +788,7 @@ func (d *decoder) checkOverlaps(charges []charge) {
 				d.addf(ch.node, ch.path, "overlaps the price of meter %s at line %d: several prices on one meter must each have filters", ch.meter, prev.node.Line)
 			case !sameKeys(prev.filters, ch.filters):
 				d.addf(ch.node, ch.path, "filters on other fields than the price of meter %s at line %d, so both could price the same usage", ch.meter, prev.node.Line)
-			case mapsEqual(prev.filters, ch.filters):
+			case maps.Equal(prev.filters, ch.filters):
 				d.addf(ch.node, ch.path, "prices the same usage of meter %s as line %d", ch.meter, prev.node.Line)
 			default:
 				continue
@@ -803,18 +804,6 @@ func sameKeys(a, b map[string]string) bool {
 	}
 	for k := range a {
 		if _, ok := b[k]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
 			return false
 		}
 	}

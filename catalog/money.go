@@ -14,8 +14,9 @@ import (
 // Parse stores a canonical text (fees with exactly the currency's digits, rates without
 // trailing zeros) so that "20.0" and "20.00" hash alike.
 
-// plainDecimal reports whether s is [-]digits[.digits], and its number of fractional digits.
-func plainDecimal(s string) (negative bool, fracDigits int, ok bool) {
+// PlainDecimal reports whether s is [-]digits[.digits], and its number of fractional
+// digits: the one form of number catalogs and event data are read in.
+func PlainDecimal(s string) (negative bool, fracDigits int, ok bool) {
 	if s != "" && s[0] == '-' {
 		negative, s = true, s[1:]
 	}
@@ -68,7 +69,7 @@ func (d *decoder) amountNode(n *yaml.Node, path string) (text string, minorUnits
 	if !ok {
 		return "", 0, false
 	}
-	negative, frac, ok := plainDecimal(s)
+	negative, frac, ok := PlainDecimal(s)
 	switch {
 	case !ok:
 		d.addf(n, path, "must be a decimal amount such as \"20.00\" (%q given)", s)
@@ -116,7 +117,7 @@ func (d *decoder) rateNode(n *yaml.Node, path string, max int64, money bool) str
 	if !ok {
 		return ""
 	}
-	negative, frac, ok := plainDecimal(s)
+	negative, frac, ok := PlainDecimal(s)
 	switch {
 	case !ok:
 		d.addf(n, path, "must be a decimal such as \"0.04\" (%q given)", s)
@@ -138,7 +139,7 @@ func (d *decoder) rateNode(n *yaml.Node, path string, max int64, money bool) str
 		return ""
 	}
 	text := v.String() // no trailing zeros
-	if _, frac, _ := plainDecimal(text); money && d.digits >= 0 && frac < d.digits {
+	if _, frac, _ := PlainDecimal(text); money && d.digits >= 0 && frac < d.digits {
 		return v.StringFixed(int32(d.digits))
 	}
 	return text

@@ -48,7 +48,7 @@ func (s *Service) Ingest(ctx context.Context, caller billow.Principal, events []
 		t, rej := s.check(ctx, caller, e, tenants)
 		if rej == nil {
 			var ev billow.UsageEvent
-			ev, rej = validate(e, t, now, now)
+			ev, rej = validate(e, t, now)
 			if rej == nil {
 				valid = append(valid, ev)
 				validIndex = append(validIndex, i)

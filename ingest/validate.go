@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -105,8 +106,8 @@ func reject(code, format string, args ...any) *rejection {
 }
 
 // validate turns a CloudEvent of a known tenant into a UsageEvent.
-func validate(e *CloudEvent, t *tenant, now, received time.Time) (billow.UsageEvent, *rejection) {
-	ev := billow.UsageEvent{AccountID: t.account.ID, Source: e.Source, ID: e.ID, Type: e.Type, ReceivedAt: received}
+func validate(e *CloudEvent, t *tenant, now time.Time) (billow.UsageEvent, *rejection) {
+	ev := billow.UsageEvent{AccountID: t.account.ID, Source: e.Source, ID: e.ID, Type: e.Type, ReceivedAt: now}
 	ts, err := time.Parse(time.RFC3339Nano, e.Time)
 	if err != nil {
 		return ev, reject(billow.CodeInvalidTime, "time %q is not an RFC 3339 time such as 2026-05-01T12:00:00Z", e.Time)
@@ -155,12 +156,6 @@ func validate(e *CloudEvent, t *tenant, now, received time.Time) (billow.UsageEv
 		ev.Stream, _ = data[rules.stream].(string)
 	}
 	if e.Type == billow.EventLLMUsage {
-		byo, _ := data["byo_key"].(bool)
-		provider, model := data["provider"].(string), data["model"].(string)
-		if _, ok := t.catalog.ProviderCosts.LLMCost(provider, model); !ok && !byo {
-			return ev, reject(billow.CodeUnknownModel, "catalog %q has no cost for %s model %q; add it to provider_costs.llm or send byo_key: true",
-				t.account.Catalog, provider, model)
-		}
 		if rej := checkLLMCost(t, data); rej != nil {
 			return ev, rej
 		}
@@ -247,7 +242,7 @@ func parseQuantity(kind int, v any) (decimal.Decimal, bool) {
 	if kind == fieldCount {
 		decimals = 0
 	}
-	if !d.Equal(d.Truncate(decimals)) || d.Abs().GreaterThan(decimal.NewFromInt(billow.EventQuantityMax)) ||
+	if !d.Equal(d.Truncate(decimals)) || d.Abs().GreaterThan(eventQuantityMax) ||
 		d.IsNegative() && kind != fieldNumber {
 		return decimal.Decimal{}, false
 	}
@@ -255,11 +250,15 @@ func parseQuantity(kind int, v any) (decimal.Decimal, bool) {
 }
 
 // numberTextMaxBytes bounds the text of a number in event data, and the magnitude of its
-// exponent: far more than any quantity needs.
-const numberTextMaxBytes = 64
+// exponent: the meter engine's bound on number text, far more than any quantity needs.
+const numberTextMaxBytes = meter.NumberTextLengthBytesMax
 
-// checkLLMCost refuses an llm.usage event whose cost would not fit the ledger's bound for
-// one transfer: tokens are bounded, but a catalog price per million tokens is not.
+// eventQuantityMax is billow.EventQuantityMax as a decimal, made once.
+var eventQuantityMax = decimal.NewFromInt(billow.EventQuantityMax)
+
+// checkLLMCost refuses an llm.usage event of a model the catalog does not price (unless
+// made with the customer's own key, which costs nothing), and one whose cost would not fit
+// the ledger's bound for one transfer: tokens are bounded, a price per million is not.
 func checkLLMCost(t *tenant, data map[string]any) *rejection {
 	count := func(k string) int64 { n, _ := data[k].(json.Number); i, _ := n.Int64(); return i }
 	e := meter.Event{Type: meter.TypeLLMUsage, InputTokens: count("input_tokens"), OutputTokens: count("output_tokens")}
@@ -267,6 +266,11 @@ func checkLLMCost(t *tenant, data map[string]any) *rejection {
 	e.Model, _ = data["model"].(string)
 	e.BYOKey, _ = data["byo_key"].(bool)
 	ucr, err := meter.LLMCostMicroCredits(&e, &t.catalog.ProviderCosts, t.catalog.Credits)
+	var merr *meter.Error
+	if errors.As(err, &merr) && merr.Code == meter.CodeUnknownModel {
+		return reject(billow.CodeUnknownModel, "catalog %q has no cost for %s model %q; add it to provider_costs.llm or send byo_key: true",
+			t.account.Catalog, e.Provider, e.Model)
+	}
 	if err != nil || ucr > billow.TransferMaxUcr {
 		return reject(billow.CodeInvalidField, "the cost of %d input and %d output tokens of %s is more than %d credits, the most one event may cost",
 			e.InputTokens, e.OutputTokens, e.Model, billow.TransferMaxUcr/billow.MicroCreditsPerCredit)

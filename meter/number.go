@@ -1,6 +1,7 @@
 package meter
 
 import (
+	"github.com/billowhq/billow/catalog"
 	"math"
 	"strconv"
 
@@ -48,27 +49,11 @@ func parseNumber(field, text string) (num, error) {
 	if len(text) > NumberTextLengthBytesMax {
 		return num{}, errorf(CodeNotANumber, field, "is %d bytes long, more than %d", len(text), NumberTextLengthBytesMax)
 	}
-	digits := text
-	if digits != "" && digits[0] == '-' {
-		digits = digits[1:]
-	}
-	intDigits, fracDigits, point := 0, 0, false
-	for i := 0; i < len(digits); i++ {
-		switch c := digits[i]; {
-		case c >= '0' && c <= '9' && point:
-			fracDigits++
-		case c >= '0' && c <= '9':
-			intDigits++
-		case c == '.' && !point:
-			point = true
-		default:
-			return num{}, errorf(CodeNotANumber, field, "must be a plain decimal number such as 42 or 0.5 (%q given)", text)
-		}
-	}
-	if intDigits == 0 || point && fracDigits == 0 {
+	_, fracDigits, ok := catalog.PlainDecimal(text)
+	if !ok {
 		return num{}, errorf(CodeNotANumber, field, "must be a plain decimal number such as 42 or 0.5 (%q given)", text)
 	}
-	if !point {
+	if fracDigits == 0 {
 		if v, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return num{units: v}, nil
 		}

@@ -17,7 +17,6 @@ const (
 // hard limit once.
 type Quota struct {
 	limit     int64
-	allowance decimal.Decimal
 	hardLimit int64
 }
 
@@ -45,7 +44,7 @@ func NewQuota(limit int64, allowancePercent string) (Quota, error) {
 	// limit × (1 + pct/100), floored: the allowance never rounds up into bytes that
 	// were not granted. Shift is exact; the product of two exact decimals is exact.
 	hard := l.Mul(decimal.NewFromInt(1).Add(pct.Shift(-2))).Floor().IntPart()
-	return Quota{limit: limit, allowance: pct, hardLimit: hard}, nil
+	return Quota{limit: limit, hardLimit: hard}, nil
 }
 
 // QuotaOf returns the quota of a catalog plan limit.
@@ -53,9 +52,6 @@ func QuotaOf(l catalog.Limit) (Quota, error) { return NewQuota(l.Limit, l.Allowa
 
 // Limit returns the limit before the allowance.
 func (q Quota) Limit() int64 { return q.limit }
-
-// AllowancePercent returns the allowance above the limit, in percent.
-func (q Quota) AllowancePercent() decimal.Decimal { return q.allowance }
 
 // HardLimit returns the most the quota allows: limit × (1 + allowance_percent / 100),
 // rounded down. 1,000,000,000 bytes with a 1% allowance is 1,010,000,000 bytes.
