@@ -112,7 +112,7 @@ func (db *DB) insertEventsSQLite(ctx context.Context, events []billow.UsageEvent
 		}
 		var fresh []int
 		fresh, notInserted = splitInserted(events, todo, inserted)
-		if err := db.applyRollups(ctx, sqlTxq{tx}, events, fresh, accounts); err != nil {
+		if err := db.applyRollups(ctx, sqlTxq{tx}, events, fresh, accounts, false); err != nil {
 			return err
 		}
 		if len(notInserted) == 0 {

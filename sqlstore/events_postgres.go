@@ -81,7 +81,7 @@ func (db *DB) insertEventsPostgres(ctx context.Context, events []billow.UsageEve
 		return nil, nil, err
 	}
 	fresh, notInserted := splitInserted(events, todo, inserted)
-	if err := db.applyRollups(ctx, pgxTxq{tx}, events, fresh, accounts); err != nil {
+	if err := db.applyRollups(ctx, pgxTxq{tx}, events, fresh, accounts, true); err != nil {
 		return nil, nil, err
 	}
 	hashes = make(map[eventKey]string, len(notInserted))

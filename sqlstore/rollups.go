@@ -124,8 +124,12 @@ func rollupLocks(accountID string, cat *catalog.Catalog, events []billow.UsageEv
 }
 
 // applyRollups brings the rollups of the newly inserted events (at inserted) up to
-// date, inside the insert's transaction q, after their rows are written.
-func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEvent, inserted []int, accounts map[string]accountRef) error {
+// date, inside the insert's transaction q, after their rows are written. shared says
+// whether other transactions may write these accounts' rollups meanwhile (ingest on
+// PostgreSQL): then the streams and meters touched are locked first (rollupLocks). A
+// rebuild holds its account's row exclusively and takes no such locks, which would
+// otherwise pile up over its whole replay past PostgreSQL's lock table.
+func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEvent, inserted []int, accounts map[string]accountRef, shared bool) error {
 	byAccount := map[string][]int{}
 	var order []string
 	for _, i := range inserted {
@@ -155,9 +159,11 @@ func (db *DB) applyRollups(ctx context.Context, q txq, events []billow.UsageEven
 			fresh = append(fresh, me)
 			freshEvents = append(freshEvents, events[i])
 		}
-		if locks := rollupLocks(accountID, cat, freshEvents); db.dialect == Postgres && len(locks) > 0 {
-			if err := q.exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k`, locks); err != nil {
-				return err
+		if shared && db.dialect == Postgres { // SQLite has one writer
+			if locks := rollupLocks(accountID, cat, freshEvents); len(locks) > 0 {
+				if err := q.exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k`, locks); err != nil {
+					return err
+				}
 			}
 		}
 		days, err := db.days(ref)
@@ -399,15 +405,17 @@ func (db *DB) rebuildRollups(ctx context.Context, tx *sql.Tx, accountID string, 
 		*read += int64(len(page))
 		last := page[len(page)-1]
 		after = eventPosition{time: last.Time.UnixMicro(), source: last.Source, id: last.ID}
-		if err := db.applyRollups(ctx, q, page, all[:len(page)], accounts); err != nil {
+		if err := db.applyRollups(ctx, q, page, all[:len(page)], accounts, false); err != nil {
 			return err
 		}
 	}
 	return db.rebuildDays(ctx, q, accountID, cat, ref.timezone)
 }
 
-// rebuildBatchEvents is how many events a rebuild replays at a time: the size of an ingest
-// batch, which the statements of the ingest path are made for.
+// rebuildBatchEvents is how many events a rebuild replays at a time. The ingest path
+// splits its statements at 1,000 rows, so a page of 50 ingest batches stays within both
+// engines' parameter limits; bigger pages make fewer round trips (1,000-event pages took
+// 2.7 times as long).
 const rebuildBatchEvents = 50 * billow.EventBatchMax
 
 // eventPage reads the next page of an account's events in (time, source, id) order,

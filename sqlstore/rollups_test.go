@@ -661,3 +661,46 @@ func TestMigratingCatalogRebuildsChangedMeters(t *testing.T) {
 		}
 	})
 }
+
+// TestRebuildManyStreams: an account with tens of thousands of session streams rebuilds,
+// and to the cells ingest made. On PostgreSQL the replay once took an advisory lock per
+// stream, all held to its commit, and ran out of lock table past about 15,000.
+func TestRebuildManyStreams(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "busy", Name: "Busy", Catalog: "credits-platform", Plan: "pay_as_you_go"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.DB.CreateApp(ctx, a.ID, billow.CreateAppInput{ExternalID: "desk", Name: "Desk"}); err != nil {
+			t.Fatal(err)
+		}
+		svc := ingest.New(env.DB, env.Clock)
+		start := env.Clock.Now().Add(-48 * time.Hour)
+		const conversations = 30_000
+		for b := range conversations / billow.EventBatchMax {
+			batch := make([]ingest.CloudEvent, billow.EventBatchMax)
+			for i := range batch {
+				k := b*billow.EventBatchMax + i
+				batch[i] = ingest.CloudEvent{SpecVersion: "1.0", ID: fmt.Sprint(k), Source: "chat", Type: "conversation.message", Subject: "busy",
+					Time: start.Add(time.Duration(k) * time.Second).Format(time.RFC3339), Data: json.RawMessage(fmt.Sprintf(`{"app":"desk","conversation":"c%d"}`, k))}
+			}
+			if res, err := svc.Ingest(ctx, billow.Principal{KeyID: "t"}, batch); err != nil || res.Accepted != len(batch) {
+				t.Fatalf("batch %d: %+v, %v", b, res, err)
+			}
+		}
+		incremental, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := env.DB.RebuildRollups(ctx, a.ID); err != nil || n != conversations {
+			t.Fatalf("rebuild read %d events, %v; want %d", n, err, conversations)
+		}
+		rebuilt, err := env.DB.AllRollups(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(incremental, rebuilt); diff != "" {
+			t.Fatalf("rebuilt cells differ (-incremental +rebuilt):\n%s", diff)
+		}
+	})
+}
