@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -21,6 +22,10 @@ import (
 
 // ledgerBatchOpsMax bounds the movements one ledger transaction commits together.
 const ledgerBatchOpsMax = 1000
+
+// ledgerBatchTimeout bounds how long one batch may take, waits for locks and connections
+// included; its movements fail after it, nothing written.
+const ledgerBatchTimeout = 30 * time.Second
 
 // ledgerQueue is group commit for the ledger: movements asked for while a batch is being
 // written wait, and the next batch takes them all, so that many postings share one
@@ -85,16 +90,27 @@ func (db *DB) Spend(ctx context.Context, in billow.SpendInput) (*billow.Transfer
 // movement its account, grace buffer and input hash; a movement of an unknown account gets
 // its not_found error. It returns the movements that go on.
 func (db *DB) resolveLedgerOps(ctx context.Context, tx *sql.Tx, ops []*ledgerOp) ([]*ledgerOp, error) {
-	refs := make([]any, 0, len(ops))
+	var ids, externals []any
 	seen := map[string]bool{}
 	for _, op := range ops {
 		if !seen[op.accountRef] {
 			seen[op.accountRef] = true
-			refs = append(refs, op.accountRef)
+			if billow.IsID(op.accountRef, billow.PrefixAccount) { // as db.Account tells them apart
+				ids = append(ids, op.accountRef)
+			} else {
+				externals = append(externals, op.accountRef)
+			}
 		}
 	}
+	// An empty list matches nothing: '' is neither an id nor an external id.
+	in := func(from int, refs []any) string {
+		if len(refs) == 0 {
+			return "''"
+		}
+		return db.params(from, len(refs))
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, external_id, catalog, catalog_version FROM accounts
-		WHERE id IN (`+db.params(1, len(refs))+`) OR external_id IN (`+db.params(len(refs)+1, len(refs))+`)`, append(refs, refs...)...)
+		WHERE id IN (`+in(1, ids)+`) OR external_id IN (`+in(len(ids)+1, externals)+`)`, append(ids, externals...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +132,10 @@ func (db *DB) resolveLedgerOps(ctx context.Context, tx *sql.Tx, ops []*ledgerOp)
 			return nil, err
 		}
 		r := resolved{id: id, graceUcr: graceUcr(cat)}
-		// An id is never an external id of another account: ids carry their prefix.
-		if billow.IsID(id, billow.PrefixAccount) && seen[id] {
+		if seen[id] {
 			byRef[id] = r
 		}
-		if seen[external] && !billow.IsID(external, billow.PrefixAccount) {
+		if seen[external] {
 			byRef[external] = r
 		}
 	}
@@ -188,7 +203,9 @@ func (db *DB) leadLedgerBatch(ctx context.Context) {
 	q.mu.Lock()
 	n := min(len(q.pending), ledgerBatchOpsMax)
 	batch := q.pending[:n:n]
-	q.pending = q.pending[n:]
+	// The waiting rest move to a new array, so that the batch's movements are not kept
+	// alive by the queue once answered.
+	q.pending = slices.Clone(q.pending[n:])
 	q.mu.Unlock()
 	defer func() {
 		q.mu.Lock()
@@ -200,8 +217,10 @@ func (db *DB) leadLedgerBatch(ctx context.Context) {
 		q.mu.Unlock()
 	}()
 	// A batch carries other callers' movements: it must not fail because this caller
-	// gives up.
-	db.writeLedgerBatch(context.WithoutCancel(ctx), batch)
+	// gives up, but it must end, or every caller would wait on it.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerBatchTimeout)
+	defer cancel()
+	db.writeLedgerBatch(bctx, batch)
 }
 
 // writeLedgerBatch decides and writes a batch of movements in one transaction, and
@@ -234,14 +253,16 @@ type transferKey struct{ accountID, id string }
 // decideLedgerBatch applies the rules to each movement in turn, against the balances as
 // the movements before it left them, and writes those accepted.
 func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp) error {
+	// Accounts first, outside the lock below that serializes every writer: accounts are
+	// never deleted, so what this reads stays true.
+	ops, err := db.resolveLedgerOps(ctx, tx, ops)
+	if err != nil || len(ops) == 0 {
+		return err
+	}
 	lock := db.forUpdate() // one writer of the chain at a time, across processes
 	var headSeq int64
 	var headHash string
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`+lock).Scan(&headSeq, &headHash); err != nil {
-		return err
-	}
-	ops, err := db.resolveLedgerOps(ctx, tx, ops)
-	if err != nil || len(ops) == 0 {
 		return err
 	}
 
@@ -287,11 +308,10 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 			if first.inputHash != op.inputHash {
 				op.err = reusedTransferID(id)
 			} else {
-				op.transfer, op.err = first.transfer, first.err
+				op.transfer = first.transfer
 			}
 			continue
 		}
-		inBatch[key] = op
 		w := wallets[op.accountID]
 		od := balances[w.overdraft]
 		// The catalog's buffer may have shrunk below what the wallet already owes: the
@@ -350,6 +370,9 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 			Description: t.Description, AtMicros: t.At.UnixMicro(), Entries: t.Entries})
 		headHash = t.Hash
 		op.transfer = t
+		// Only an accepted movement holds its id: a refused one wrote nothing, so the id
+		// stays free, in this batch as in the next.
+		inBatch[key] = op
 		transfers = append(transfers, t)
 	}
 	if len(transfers) == 0 {
@@ -456,9 +479,7 @@ func scanTransfer(s interface{ Scan(...any) error }, extra ...any) (*billow.Tran
 }
 
 // entriesOf reads the entries of transfers, in their order.
-func (db *DB) entriesOf(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, seqs []int64) (map[int64][]billow.Entry, error) {
+func (db *DB) entriesOf(ctx context.Context, q querier, seqs []int64) (map[int64][]billow.Entry, error) {
 	rows := make([][]any, len(seqs))
 	for i, s := range seqs {
 		rows[i] = []any{s}
@@ -626,7 +647,7 @@ func (db *DB) updateBalances(ctx context.Context, tx *sql.Tx, changed map[string
 
 // grant reads a grant with its remaining credits.
 func (db *DB) grant(ctx context.Context, id string) (*billow.Grant, error) {
-	grants, err := db.grants(ctx, `g.id = $1`, id)
+	grants, err := db.grants(ctx, db.read, `g.id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -636,8 +657,8 @@ func (db *DB) grant(ctx context.Context, id string) (*billow.Grant, error) {
 	return grants[0], nil
 }
 
-func (db *DB) grants(ctx context.Context, where string, args ...any) ([]*billow.Grant, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.amount_ucr, l.balance_ucr, g.priority, g.expires_at, g.description, g.created_at
+func (db *DB) grants(ctx context.Context, q querier, where string, args ...any) ([]*billow.Grant, error) {
+	rows, err := q.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.amount_ucr, l.balance_ucr, g.priority, g.expires_at, g.description, g.created_at
 		FROM grants g JOIN ledger_accounts l ON l.name = 'grant:' || g.id WHERE `+where+` ORDER BY g.created_at, g.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: grants: %w", err)
@@ -670,14 +691,24 @@ func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, er
 	if err != nil {
 		return nil, err
 	}
-	grants, err := db.grants(ctx, `g.account_id = $1 AND l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $2)`, a.ID, db.now().UnixMicro())
+	// Grants and overdraft as of one instant: a grant paying back the overdraft between
+	// two separate reads would show a balance that never was.
+	var grants []*billow.Grant
+	var overdraft int64
+	err = db.readSnapshot(ctx, func(q querier) error {
+		var err error
+		grants, err = db.grants(ctx, q, `g.account_id = $1 AND l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $2)`, a.ID, db.now().UnixMicro())
+		if err != nil {
+			return err
+		}
+		err = q.QueryRowContext(ctx, `SELECT balance_ucr FROM ledger_accounts WHERE name = $1`, ledger.OverdraftAccount(a.ID)).Scan(&overdraft)
+		if err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("sqlstore: wallet: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	var overdraft int64
-	err = db.read.QueryRowContext(ctx, `SELECT balance_ucr FROM ledger_accounts WHERE name = $1`, ledger.OverdraftAccount(a.ID)).Scan(&overdraft)
-	if err != nil && err != sql.ErrNoRows {
-		return nil, fmt.Errorf("sqlstore: wallet: %w", err)
 	}
 	states := make([]ledger.GrantState, len(grants))
 	byID := map[string]*billow.Grant{}
@@ -795,12 +826,23 @@ func (r *LedgerReport) problem(format string, args ...any) {
 // balances adding up to zero, and the head naming the last transfer. progress, when
 // set, is called with the transfers read so far after each page.
 func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) (*LedgerReport, error) {
+	var report *LedgerReport
+	err := db.readSnapshot(ctx, func(q querier) (err error) {
+		report, err = db.verifyLedger(ctx, q, progress)
+		return err
+	})
+	return report, err
+}
+
+// verifyLedger is VerifyLedger within one snapshot q: the log, the head and the balances
+// are read as of one instant, so that postings committed meanwhile are not half counted.
+func (db *DB) verifyLedger(ctx context.Context, q querier, progress func(transfers int64)) (*LedgerReport, error) {
 	r := &LedgerReport{}
 	sums := map[string]int64{}
 	var prevSeq int64
 	prevHash := ""
 	for {
-		rows, err := db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM ledger_transfers t WHERE t.seq > $1 ORDER BY t.seq LIMIT $2`,
+		rows, err := q.QueryContext(ctx, `SELECT `+transferColumns+` FROM ledger_transfers t WHERE t.seq > $1 ORDER BY t.seq LIMIT $2`,
 			prevSeq, ledgerVerifyPageTransfers)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: verify ledger: %w", err)
@@ -825,7 +867,7 @@ func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) 
 		for i, t := range page {
 			seqs[i] = t.Seq
 		}
-		entries, err := db.entriesOf(ctx, db.read, seqs)
+		entries, err := db.entriesOf(ctx, q, seqs)
 		if err != nil {
 			return nil, err
 		}
@@ -855,13 +897,13 @@ func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) 
 	}
 	var headSeq int64
 	var headHash string
-	if err := db.read.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT seq, hash FROM ledger_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
 		return nil, fmt.Errorf("sqlstore: verify ledger: %w", err)
 	}
 	if headSeq != prevSeq || headHash != prevHash {
 		r.problem("the head names transfer %d, the log ends at %d: the last transfers are missing or the head was changed", headSeq, prevSeq)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT name, balance_ucr, floor_ucr FROM ledger_accounts ORDER BY name`)
+	rows, err := q.QueryContext(ctx, `SELECT name, balance_ucr, floor_ucr FROM ledger_accounts ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: verify ledger: %w", err)
 	}
@@ -892,6 +934,28 @@ func (db *DB) VerifyLedger(ctx context.Context, progress func(transfers int64)) 
 		r.problem("the balances add up to %d µcr, not 0", total)
 	}
 	return r, nil
+}
+
+// querier runs queries: *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// readSnapshot runs fn in one read transaction, so that its queries see one state of the
+// store while writes go on: repeatable read on PostgreSQL; on SQLite a read transaction
+// in WAL mode keeps the snapshot of its first read.
+func (db *DB) readSnapshot(ctx context.Context, fn func(q querier) error) error {
+	var opts *sql.TxOptions
+	if db.dialect == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := db.read.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // nothing was written
+	return fn(tx)
 }
 
 // graceUcr is how far below zero the catalog lets a wallet go.

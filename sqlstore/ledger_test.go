@@ -360,3 +360,42 @@ func TestUnknownAccountInABatch(t *testing.T) {
 		verifyLedger(t, env)
 	})
 }
+
+// TestVerifyLedgerWhileWriting: a verification that runs while spends commit reads one
+// snapshot and finds nothing wrong; reading the log, the head and the balances at
+// different instants once reported postings made meanwhile as problems.
+func TestVerifyLedgerWhileWriting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a := walletAccount(t, env, "acme", 0)
+		grant(t, env, billow.CreateGrantInput{Account: a.ID, Kind: billow.GrantPaid, AmountUcr: 10_000 * credit, ID: "buy"})
+		var writers sync.WaitGroup
+		for w := range 8 {
+			writers.Go(func() {
+				for i := range 100 {
+					if _, err := env.DB.Spend(ctx, billow.SpendInput{Account: a.ID, AmountUcr: credit, ID: fmt.Sprintf("w%d-%d", w, i), Cause: billow.CauseUsage}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() { writers.Wait(); close(done) }()
+		defer func() { <-done }() // the writers report to t: they must end first
+		for verified := 0; ; verified++ {
+			r, err := env.DB.VerifyLedger(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Problems) > 0 {
+				t.Fatalf("verification %d during writes: %v", verified, r.Problems)
+			}
+			select {
+			case <-done:
+				verifyLedger(t, env)
+				return
+			default:
+			}
+		}
+	})
+}
