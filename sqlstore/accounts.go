@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
+	"github.com/billowhq/billow/usage"
 )
 
 const accountColumns = `id, external_id, name, type, currency, timezone, catalog, catalog_version, plan,
@@ -166,8 +166,8 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 
 // MigrateAccountCatalog moves an account to another version of its catalog. The plan is
 // checked against the new version; nothing else of the account changes. When the new
-// version meters differently, the account's rollups are rebuilt from its events in the
-// same transaction.
+// version makes other cells (usage.SameRollups), the account's rollups are rebuilt from
+// its events in the same transaction.
 //
 // Errors: validation_failed, not_found, unknown_catalog (no such version), unknown_plan,
 // plan_not_for_account_type.
@@ -205,10 +205,10 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 			return err
 		}
 		out = a
-		if reflect.DeepEqual(old.Meters, cat.Meters) {
+		if usage.SameRollups(old, cat) {
 			return nil
 		}
-		// The meters changed: rollups made by the old ones would answer for the new ones.
+		// The meters or prices changed: cells made by the old ones would answer for the new.
 		var read int64
 		return db.rebuildRollups(ctx, tx, a.ID, &read)
 	})

@@ -3,6 +3,7 @@ package usage
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/shopspring/decimal"
@@ -51,6 +52,14 @@ func CombinationOf(m *catalog.Meter) Combination {
 		return CombineUnique
 	}
 	return CombineAdd
+}
+
+// SameRollups reports whether two catalogs make the same cells from the same events: the
+// same meters, and for provider_cost meters the same cost table, markup and credit rate.
+// When they do not, moving an account between them needs its rollups rebuilt.
+func SameRollups(a, b *catalog.Catalog) bool {
+	return reflect.DeepEqual(a.Meters, b.Meters) && reflect.DeepEqual(a.ProviderCosts, b.ProviderCosts) &&
+		a.Credits.PerCurrencyUnit == b.Credits.PerCurrencyUnit
 }
 
 // units converts a quantity to a cell's units, refusing what would not be exact.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/usage"
 )
 
@@ -157,5 +158,39 @@ func TestAddingCellsRefusesOverflow(t *testing.T) {
 		if c.fits != (err == nil) || !c.fits && billow.ErrorCode(err) != billow.CodeQuantityOverflow {
 			t.Errorf("%s: DayDeltas = %v, %v", c.name, daily, err)
 		}
+	}
+}
+
+// TestSameRollups: a catalog with other meters, LLM prices, markup or credit rate makes
+// other cells; one that differs elsewhere (plans) makes the same.
+func TestSameRollups(t *testing.T) {
+	load := func() *catalog.Catalog {
+		data, err := catalog.Example("credits-platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := catalog.Parse("credits-platform", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	base := load()
+	for name, change := range map[string]func(c *catalog.Catalog){
+		"meter":  func(c *catalog.Catalog) { c.Meters[0].Filters = map[string]string{"app": "x"} },
+		"price":  func(c *catalog.Catalog) { c.ProviderCosts.LLM[0].InputPerMillion = "9.99" },
+		"markup": func(c *catalog.Catalog) { c.ProviderCosts.MarkupPercent = "50" },
+		"rate":   func(c *catalog.Catalog) { c.Credits.PerCurrencyUnit++ },
+	} {
+		c := load()
+		change(c)
+		if usage.SameRollups(base, c) {
+			t.Errorf("a changed %s is reported to make the same cells", name)
+		}
+	}
+	other := load()
+	other.Plans = other.Plans[:1]
+	if !usage.SameRollups(base, other) {
+		t.Error("a change of plans is reported to make other cells")
 	}
 }
