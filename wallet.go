@@ -54,6 +54,9 @@ const (
 	CauseRefund     TransferCause = "refund"
 	CauseTransfer   TransferCause = "transfer"
 	CauseAdjustment TransferCause = "adjustment"
+	// CauseHold reserves credits for work under way, and gives back what a hold does not
+	// charge; the charge itself is usage.
+	CauseHold TransferCause = "hold"
 )
 
 // Grant is a bucket of credits in an account's wallet.
@@ -78,9 +81,12 @@ type Wallet struct {
 	BalanceCredits string `json:"balance_credits"`
 	// OverdrawnUcr is what the wallet owes its grace buffer (0 or more); the next credits
 	// added pay it back first.
-	OverdrawnUcr int64   `json:"overdrawn_ucr"`
-	GraceUcr     int64   `json:"grace_ucr"`
-	Grants       []Grant `json:"grants"`
+	OverdrawnUcr int64 `json:"overdrawn_ucr"`
+	GraceUcr     int64 `json:"grace_ucr"`
+	// HeldUcr is what active holds reserve: already out of the balance, charged or given
+	// back when each hold is resolved.
+	HeldUcr int64   `json:"held_ucr"`
+	Grants  []Grant `json:"grants"`
 }
 
 // CreditsText writes micro-credits as credits with every digit and no trailing zeros.
@@ -180,6 +186,7 @@ type Transfer struct {
 	Entries        []Entry `json:"entries"`
 	Hash           string  `json:"hash"`
 	GrantID        string  `json:"grant,omitempty"` // the grant a grant transfer made
+	HoldID         string  `json:"hold,omitempty"`  // the hold a hold transfer made or resolved
 }
 
 // Entry is one side of a transfer: a ledger account and the signed amount it moved by.

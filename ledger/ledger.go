@@ -26,6 +26,7 @@ const (
 	Expired       = "expired"
 	grantPrefix   = "grant:"
 	overdraftPref = "overdraft:"
+	holdPrefix    = "hold:"
 )
 
 // GrantAccount names the ledger account holding a grant's credits.
@@ -34,8 +35,14 @@ func GrantAccount(grantID string) string { return grantPrefix + grantID }
 // IsGrantAccount says whether a ledger account holds a grant's credits.
 func IsGrantAccount(name string) bool { return strings.HasPrefix(name, grantPrefix) }
 
+// GrantOf returns the grant whose credits a ledger account holds, if it holds a grant's.
+func GrantOf(name string) (string, bool) { return strings.CutPrefix(name, grantPrefix) }
+
 // OverdraftAccount names the ledger account of an account's grace buffer.
 func OverdraftAccount(accountID string) string { return overdraftPref + accountID }
+
+// HoldAccount names the ledger account holding the credits a hold reserves.
+func HoldAccount(holdID string) string { return holdPrefix + holdID }
 
 // IssuedAccount names the operator's account that issues grants of a kind.
 func IssuedAccount(kind billow.GrantKind) string { return IssuedPrefix + string(kind) }
@@ -133,6 +140,79 @@ func Fund(source, grantAccount string, overdraft Balance, overdraftAccount strin
 		entries = append(entries, billow.Entry{LedgerAccount: grantAccount, AmountUcr: amount})
 	}
 	return entries
+}
+
+// Settle returns the entries that resolve a hold holding held µcr in holdAccount, whose
+// reserving transfer took credits from the wallet as taken says (its debits). captured
+// goes to sink. What the hold holds beyond it goes back where it came from, last taken
+// first, except that credits of a grant expired at nowMicros go to expiredAccount, since
+// they would have expired unspent. What captured exceeds the hold by is spent from the
+// wallet as Spend would, down to its grace buffer; the part even the buffer cannot pay is
+// returned as uncollected and not charged. A release is a settlement capturing 0.
+func Settle(held int64, taken []billow.Entry, holdAccount string, grants []GrantState, overdraft Balance, overdraftAccount, sink, expiredAccount string,
+	captured, nowMicros int64) (entries []billow.Entry, uncollected int64) {
+	sums := map[string]int64{holdAccount: -held}
+	var order []string // the order entries are first named in, so the result is deterministic
+	add := func(account string, amount int64) {
+		if _, ok := sums[account]; !ok {
+			order = append(order, account)
+		}
+		sums[account] += amount
+	}
+	order = append(order, holdAccount)
+	add(sink, min(captured, held))
+	if back := held - captured; back > 0 {
+		expiresAt := map[string]int64{}
+		for _, g := range grants {
+			expiresAt[GrantAccount(g.ID)] = g.ExpiresAtMicros
+		}
+		for i := len(taken) - 1; i >= 0 && back > 0; i-- {
+			e := taken[i]
+			if e.AmountUcr >= 0 || e.LedgerAccount == holdAccount {
+				continue
+			}
+			give := min(back, -e.AmountUcr)
+			to := e.LedgerAccount
+			if at := expiresAt[to]; at != 0 && at <= nowMicros {
+				to = expiredAccount
+			}
+			add(to, give)
+			back -= give
+		}
+		if back > 0 { // the hold's own transfer always accounts for all it holds
+			panic(fmt.Sprintf("ledger: hold %s holds %d µcr more than its transfer took", holdAccount, back))
+		}
+	} else if extra := captured - held; extra > 0 {
+		// What the wallet can pay of the extra: its live grants, then its buffer.
+		can := overdraft.Ucr - overdraft.FloorUcr
+		for _, g := range grants {
+			if g.RemainingUcr > 0 && (g.ExpiresAtMicros == 0 || g.ExpiresAtMicros > nowMicros) {
+				can += g.RemainingUcr
+			}
+		}
+		pay := min(extra, max(can, 0))
+		uncollected = extra - pay
+		if pay > 0 {
+			spent, err := Spend(grants, overdraft, overdraftAccount, sink, pay, nowMicros)
+			if err != nil { // pay is what the wallet can pay
+				panic("ledger: a settlement spent more than the wallet can pay: " + err.Error())
+			}
+			for _, e := range spent {
+				add(e.LedgerAccount, e.AmountUcr)
+			}
+		}
+	}
+	for _, account := range order {
+		if v := sums[account]; v != 0 {
+			entries = append(entries, billow.Entry{LedgerAccount: account, AmountUcr: v})
+		}
+	}
+	return entries, uncollected
+}
+
+// Expire returns the entries that move what is left of a grant to expiredAccount.
+func Expire(grantID string, remaining int64, expiredAccount string) []billow.Entry {
+	return []billow.Entry{{LedgerAccount: GrantAccount(grantID), AmountUcr: -remaining}, {LedgerAccount: expiredAccount, AmountUcr: remaining}}
 }
 
 // BelowFloorError says which ledger account a transfer would take below its floor.

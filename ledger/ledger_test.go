@@ -163,3 +163,52 @@ func TestApplyCreditBelowFloor(t *testing.T) {
 		t.Fatal("a debit below the floor went through")
 	}
 }
+
+func TestSettle(t *testing.T) {
+	const now = int64(1_000_000)
+	hold := ledger.HoldAccount("h")
+	od := ledger.OverdraftAccount("acct")
+	g := ledger.GrantAccount
+	free := ledger.GrantState{ID: "free", Kind: billow.GrantFree, ExpiresAtMicros: now + 10, RemainingUcr: 0}
+	gone := ledger.GrantState{ID: "gone", Kind: billow.GrantPromotional, ExpiresAtMicros: now, RemainingUcr: 0}
+	paid := ledger.GrantState{ID: "paid", Kind: billow.GrantPaid, RemainingUcr: 4 * credit}
+	// The hold took 3 free credits, then 2 of an overdraft: 5 held.
+	taken := []billow.Entry{{LedgerAccount: g("free"), AmountUcr: -3 * credit}, {LedgerAccount: od, AmountUcr: -2 * credit}, {LedgerAccount: hold, AmountUcr: 5 * credit}}
+	for _, tc := range []struct {
+		name        string
+		taken       []billow.Entry
+		grants      []ledger.GrantState
+		overdraft   ledger.Balance
+		captured    int64
+		want        []billow.Entry
+		uncollected int64
+	}{
+		{name: "all captured", taken: taken, captured: 5 * credit, want: []billow.Entry{
+			{LedgerAccount: hold, AmountUcr: -5 * credit}, {LedgerAccount: ledger.UsageRevenue, AmountUcr: 5 * credit}}},
+		{name: "less: the rest goes back last taken first", taken: taken, grants: []ledger.GrantState{free}, captured: 2 * credit, want: []billow.Entry{
+			{LedgerAccount: hold, AmountUcr: -5 * credit}, {LedgerAccount: ledger.UsageRevenue, AmountUcr: 2 * credit},
+			{LedgerAccount: od, AmountUcr: 2 * credit}, {LedgerAccount: g("free"), AmountUcr: credit}}},
+		{name: "release", taken: taken, grants: []ledger.GrantState{free}, captured: 0, want: []billow.Entry{
+			{LedgerAccount: hold, AmountUcr: -5 * credit}, {LedgerAccount: od, AmountUcr: 2 * credit}, {LedgerAccount: g("free"), AmountUcr: 3 * credit}}},
+		{name: "credits of an expired grant go to expired", grants: []ledger.GrantState{gone},
+			taken:    []billow.Entry{{LedgerAccount: g("gone"), AmountUcr: -5 * credit}, {LedgerAccount: hold, AmountUcr: 5 * credit}},
+			captured: credit, want: []billow.Entry{
+				{LedgerAccount: hold, AmountUcr: -5 * credit}, {LedgerAccount: ledger.UsageRevenue, AmountUcr: credit}, {LedgerAccount: ledger.Expired, AmountUcr: 4 * credit}}},
+		{name: "more: the wallet pays the difference", taken: taken, grants: []ledger.GrantState{paid}, captured: 8 * credit, want: []billow.Entry{
+			{LedgerAccount: hold, AmountUcr: -5 * credit}, {LedgerAccount: ledger.UsageRevenue, AmountUcr: 8 * credit}, {LedgerAccount: g("paid"), AmountUcr: -3 * credit}}},
+		{name: "more than the wallet and its buffer: the rest is uncollected", taken: taken, grants: []ledger.GrantState{paid},
+			overdraft: ledger.Balance{Ucr: -2 * credit, FloorUcr: -3 * credit}, captured: 20 * credit, uncollected: 10 * credit, want: []billow.Entry{
+				{LedgerAccount: hold, AmountUcr: -5 * credit}, {LedgerAccount: ledger.UsageRevenue, AmountUcr: 10 * credit},
+				{LedgerAccount: g("paid"), AmountUcr: -4 * credit}, {LedgerAccount: od, AmountUcr: -credit}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, uncollected := ledger.Settle(5*credit, tc.taken, hold, tc.grants, tc.overdraft, od, ledger.UsageRevenue, ledger.Expired, tc.captured, now)
+			if diff := cmp.Diff(tc.want, got); diff != "" || uncollected != tc.uncollected {
+				t.Fatalf("entries (-want +got):\n%s\nuncollected %d, want %d", diff, uncollected, tc.uncollected)
+			}
+			if err := ledger.Check(got); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

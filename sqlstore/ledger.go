@@ -39,10 +39,14 @@ type ledgerQueue struct {
 	running bool
 }
 
-// ledgerOp is one movement asked of the ledger, and its answer once written.
+// ledgerOp is one movement asked of the ledger, and its answer once written. Exactly one
+// of grant, spend, hold, settle and expire is set.
 type ledgerOp struct {
-	grant *billow.CreateGrantInput // either this
-	spend *billow.SpendInput       // or this
+	grant  *billow.CreateGrantInput
+	spend  *billow.SpendInput
+	hold   *billow.CreateHoldInput
+	settle *holdSettlement
+	expire string // a grant whose remaining credits expire
 
 	// accountRef is the account as asked (id or external id); the batch resolves it,
 	// with the others of the batch in one query, to accountID and the catalog's buffer.
@@ -55,6 +59,13 @@ type ledgerOp struct {
 	err      error
 	done     chan struct{} // closed once the movement is decided
 	lead     chan struct{} // told to write the next batch
+}
+
+// holdSettlement resolves a hold: captured with an amount, released, or expired.
+type holdSettlement struct {
+	holdID   string
+	to       billow.HoldStatus
+	captured int64
 }
 
 // CreateGrant adds credits to an account's wallet as a grant, with its ledger transfer
@@ -161,15 +172,25 @@ func (db *DB) resolveLedgerOps(ctx context.Context, tx *sql.Tx, ops []*ledgerOp)
 // movement is told apart from the same movement asked again.
 func (op *ledgerOp) hashInput() string {
 	h := sha256.New()
-	if g := op.grant; g != nil {
+	switch {
+	case op.grant != nil:
+		g := op.grant
 		expires := ""
 		if g.ExpiresAt != nil {
 			expires = g.ExpiresAt.UTC().Format(time.RFC3339Nano)
 		}
 		fmt.Fprintf(h, "grant\x00%s\x00%s\x00%d\x00%s\x00%d\x00%s", op.accountID, g.Kind, g.AmountUcr, expires, g.Priority, g.Description)
-	} else {
+	case op.spend != nil:
 		s := op.spend
 		fmt.Fprintf(h, "spend\x00%s\x00%s\x00%d\x00%s", op.accountID, s.Cause, s.AmountUcr, s.Description)
+	case op.hold != nil:
+		o := op.hold
+		fmt.Fprintf(h, "hold\x00%s\x00%d\x00%d\x00%s", op.accountID, o.AmountUcr, o.TTLSeconds, o.Description)
+	case op.settle != nil:
+		o := op.settle
+		fmt.Fprintf(h, "settle\x00%s\x00%s\x00%s\x00%d", op.accountID, o.holdID, o.to, o.captured)
+	default:
+		fmt.Fprintf(h, "expire\x00%s\x00%s", op.accountID, op.expire)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -276,19 +297,42 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 		return err
 	}
 
-	// The wallets the batch touches, and every balance it may change.
-	accountIDs := map[string]bool{}
-	for _, op := range ops {
-		accountIDs[op.accountID] = true
-	}
-	now := db.now() // one instant for the whole batch
-	wallets, balances, err := db.loadWallets(ctx, tx, accountIDs, now)
+	// The holds the batch settles, with what their transfers took, and the wallets it
+	// touches with every balance it may change.
+	holds, err := db.holdsToSettle(ctx, tx, ops)
 	if err != nil {
 		return err
+	}
+	accountIDs := map[string]bool{}
+	var extraGrants []string // grants a movement names whatever their balance or expiry
+	for _, op := range ops {
+		accountIDs[op.accountID] = true
+		if op.expire != "" {
+			extraGrants = append(extraGrants, op.expire)
+		}
+	}
+	for _, h := range holds {
+		for _, e := range h.taken {
+			if id, ok := ledger.GrantOf(e.LedgerAccount); ok {
+				extraGrants = append(extraGrants, id)
+			}
+		}
+	}
+	now := db.now() // one instant for the whole batch
+	nowMicros := now.UnixMicro()
+	wallets, balances, err := db.loadWallets(ctx, tx, accountIDs, extraGrants, now)
+	if err != nil {
+		return err
+	}
+	for id, h := range holds {
+		balances[ledger.HoldAccount(id)] = &ledger.Balance{Ucr: h.heldUcr}
 	}
 	var (
 		transfers  []*billow.Transfer
 		newGrants  []*billow.Grant
+		newHolds   []*heldState
+		settled    []*heldState
+		expired    []string // grants whose expiry is done
 		changed    = map[string]bool{}
 		inBatch    = map[transferKey]*ledgerOp{}
 		newLedgers []newLedgerAccount
@@ -296,6 +340,23 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	for _, op := range ops {
 		id := op.id()
 		key := transferKey{op.accountID, id}
+		var h *heldState
+		if op.settle != nil {
+			// A hold is resolved once: every later settlement is refused, whatever it asks.
+			h = holds[op.settle.holdID]
+			switch {
+			case h == nil || h.accountID != op.accountID:
+				op.err = billow.NotFound("hold", op.settle.holdID)
+				continue
+			case h.hold.Status != billow.HoldActive:
+				op.err = billow.Errorf(billow.KindConflict, billow.CodeHoldResolved, "hold %s is already %s", h.hold.ID, h.hold.Status)
+				continue
+			case op.settle.to == billow.HoldCaptured && !h.hold.ExpiresAt.After(now):
+				op.err = billow.Errorf(billow.KindConflict, billow.CodeHoldExpired,
+					"hold %s expired at %s; its credits go back to the wallet", h.hold.ID, h.hold.ExpiresAt.Format(time.RFC3339))
+				continue
+			}
+		}
 		if t, ok := stored[key]; ok {
 			if t.inputHash != op.inputHash {
 				op.err = reusedTransferID(id)
@@ -321,25 +382,76 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 		var entries []billow.Entry
 		t := &billow.Transfer{ID: id, AccountID: op.accountID, At: now}
 		var grant *billow.Grant
-		if g := op.grant; g != nil {
+		var hold *billow.Hold
+		insufficient := func(amount int64) {
+			op.err = billow.Errorf(billow.KindConflict, billow.CodeInsufficientCredits,
+				"the wallet of account %s cannot pay %s credits", op.accountID, billow.CreditsText(amount))
+		}
+		switch {
+		case op.grant != nil:
+			g := op.grant
 			grant = &billow.Grant{ID: billow.NewID(billow.PrefixGrant, now), AccountID: op.accountID, Kind: g.Kind, AmountUcr: g.AmountUcr,
 				Priority: g.Priority, ExpiresAt: g.ExpiresAt, Description: g.Description, CreatedAt: now}
 			name := ledger.GrantAccount(grant.ID)
 			balances[name] = &ledger.Balance{}
 			entries = ledger.Fund(ledger.IssuedAccount(g.Kind), name, *od, w.overdraft, g.AmountUcr)
 			t.Cause, t.AmountUcr, t.Description, t.GrantID = billow.CauseGrant, g.AmountUcr, g.Description, grant.ID
-		} else {
+		case op.spend != nil:
 			s := op.spend
-			entries, err = ledger.Spend(w.grants, *od, w.overdraft, ledger.UsageRevenue, s.AmountUcr, now.UnixMicro())
+			entries, err = ledger.Spend(w.grants, *od, w.overdraft, ledger.UsageRevenue, s.AmountUcr, nowMicros)
 			if errors.Is(err, ledger.ErrInsufficient) {
-				op.err = billow.Errorf(billow.KindConflict, billow.CodeInsufficientCredits,
-					"the wallet of account %s cannot pay %s credits", op.accountID, billow.CreditsText(s.AmountUcr))
+				insufficient(s.AmountUcr)
 				continue
 			}
 			if err != nil {
 				return err
 			}
 			t.Cause, t.AmountUcr, t.Description = s.Cause, s.AmountUcr, s.Description
+		case op.hold != nil:
+			o := op.hold
+			hold = &billow.Hold{ID: billow.NewID(billow.PrefixHold, now), AccountID: op.accountID, AmountUcr: o.AmountUcr,
+				Status: billow.HoldActive, Description: o.Description, CreatedAt: now, ExpiresAt: now.Add(time.Duration(o.TTLSeconds) * time.Second)}
+			name := ledger.HoldAccount(hold.ID)
+			entries, err = ledger.Spend(w.grants, *od, w.overdraft, name, o.AmountUcr, nowMicros)
+			if errors.Is(err, ledger.ErrInsufficient) {
+				insufficient(o.AmountUcr)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			balances[name] = &ledger.Balance{}
+			t.Cause, t.AmountUcr, t.Description, t.HoldID = billow.CauseHold, o.AmountUcr, o.Description, hold.ID
+		case op.settle != nil:
+			o := op.settle
+			name := ledger.HoldAccount(h.hold.ID)
+			held := balances[name].Ucr
+			var uncollected int64
+			entries, uncollected = ledger.Settle(held, h.taken, name, w.grants, *od, w.overdraft, ledger.UsageRevenue, ledger.Expired, o.captured, nowMicros)
+			h.hold.Status, h.hold.CapturedUcr, h.hold.UncollectedUcr = o.to, o.captured-uncollected, uncollected
+			h.hold.ResolvedAt = &now
+			t.HoldID = h.hold.ID
+			if o.to == billow.HoldCaptured && o.captured > 0 {
+				t.Cause, t.AmountUcr = billow.CauseUsage, o.captured-uncollected
+				t.Description = "Hold " + h.hold.ID + " captured"
+			} else {
+				t.Cause, t.AmountUcr = billow.CauseHold, held
+				t.Description = "Hold " + h.hold.ID + " " + string(o.to)
+			}
+			if h.hold.Description != "" {
+				t.Description += ": " + h.hold.Description
+			}
+			if t.AmountUcr == 0 { // a capture the wallet could not pay at all, of a hold that held nothing more
+				t.AmountUcr = held
+			}
+		default:
+			b := balances[ledger.GrantAccount(op.expire)]
+			expired = append(expired, op.expire)
+			if b == nil || b.Ucr == 0 {
+				continue // nothing left to expire: the grant is done, with no transfer
+			}
+			entries = ledger.Expire(op.expire, b.Ucr, ledger.Expired)
+			t.Cause, t.AmountUcr, t.Description = billow.CauseExpiry, b.Ucr, "Credits expired unspent"
 		}
 		if err := ledger.Apply(balances, entries); err != nil {
 			// The rules made these entries from these balances: a refusal here is a bug.
@@ -351,18 +463,25 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 			w.grants = append(w.grants, ledger.GrantState{ID: grant.ID, Kind: grant.Kind, Priority: grant.Priority,
 				ExpiresAtMicros: microsOrZero(grant.ExpiresAt), CreatedAtMicros: grant.CreatedAt.UnixMicro()})
 		}
+		if hold != nil {
+			newLedgers = append(newLedgers, newLedgerAccount{name: ledger.HoldAccount(hold.ID), accountID: op.accountID, floor: 0})
+		}
+		if h != nil {
+			settled = append(settled, h)
+		}
 		for _, e := range entries {
 			changed[e.LedgerAccount] = true
 			if e.LedgerAccount == w.overdraft || ledger.IsGrantAccount(e.LedgerAccount) { // the wallet's own: a transfer touches one wallet
 				t.WalletDeltaUcr += e.AmountUcr
 			}
 		}
-		for i := range w.grants { // spending reads remaining credits from the balances
-			w.grants[i].RemainingUcr = balances[ledger.GrantAccount(w.grants[i].ID)].Ucr
-		}
 		t.WalletAfterUcr = balances[w.overdraft].Ucr
-		for _, g := range w.grants {
-			t.WalletAfterUcr += g.RemainingUcr
+		for i := range w.grants { // spending reads remaining credits from the balances
+			g := &w.grants[i]
+			g.RemainingUcr = balances[ledger.GrantAccount(g.ID)].Ucr
+			if g.ExpiresAtMicros == 0 || g.ExpiresAtMicros > nowMicros {
+				t.WalletAfterUcr += g.RemainingUcr
+			}
 		}
 		headSeq++
 		t.Seq, t.Entries = headSeq, entries
@@ -374,6 +493,15 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 		// stays free, in this batch as in the next.
 		inBatch[key] = op
 		transfers = append(transfers, t)
+		if h != nil {
+			h.resolveSeq = t.Seq
+		}
+		if hold != nil {
+			newHolds = append(newHolds, &heldState{hold: hold, accountID: op.accountID, holdSeq: t.Seq})
+		}
+	}
+	if err := db.markGrantsExpired(ctx, tx, expired); err != nil {
+		return err
 	}
 	if len(transfers) == 0 {
 		return nil
@@ -392,6 +520,12 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	if err := db.insertTransfers(ctx, tx, transfers, ops); err != nil {
 		return err
 	}
+	if err := db.insertHolds(ctx, tx, newHolds); err != nil {
+		return err
+	}
+	if err := db.updateSettledHolds(ctx, tx, settled); err != nil {
+		return err
+	}
 	if err := db.updateBalances(ctx, tx, changed, balances); err != nil {
 		return err
 	}
@@ -399,11 +533,21 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 	return err
 }
 
+// id is the movement's idempotency id: the caller's, or one derived from what it
+// resolves, so that a hold is settled and a grant expires once.
 func (op *ledgerOp) id() string {
-	if op.grant != nil {
+	switch {
+	case op.grant != nil:
 		return op.grant.ID
+	case op.spend != nil:
+		return op.spend.ID
+	case op.hold != nil:
+		return op.hold.ID
+	case op.settle != nil:
+		return "settle:" + op.settle.holdID
+	default:
+		return "expire:" + op.expire
 	}
-	return op.spend.ID
 }
 
 func reusedTransferID(id string) error {
@@ -465,12 +609,12 @@ func (db *DB) transfersByID(ctx context.Context, tx *sql.Tx, keys []transferKey)
 	return out, nil
 }
 
-const transferColumns = `t.seq, t.id, COALESCE(t.account_id, ''), t.cause, t.amount_ucr, t.description, t.at, t.grant_id, t.wallet_delta_ucr, t.wallet_after_ucr, t.hash`
+const transferColumns = `t.seq, t.id, COALESCE(t.account_id, ''), t.cause, t.amount_ucr, t.description, t.at, t.grant_id, t.hold_id, t.wallet_delta_ucr, t.wallet_after_ucr, t.hash`
 
 func scanTransfer(s interface{ Scan(...any) error }, extra ...any) (*billow.Transfer, error) {
 	var t billow.Transfer
 	var at int64
-	if err := s.Scan(append([]any{&t.Seq, &t.ID, &t.AccountID, &t.Cause, &t.AmountUcr, &t.Description, &at, &t.GrantID,
+	if err := s.Scan(append([]any{&t.Seq, &t.ID, &t.AccountID, &t.Cause, &t.AmountUcr, &t.Description, &at, &t.GrantID, &t.HoldID,
 		&t.WalletDeltaUcr, &t.WalletAfterUcr, &t.Hash}, extra...)...); err != nil {
 		return nil, err
 	}
@@ -506,7 +650,7 @@ func (db *DB) entriesOf(ctx context.Context, q querier, seqs []int64) (map[int64
 // loadWallets reads the wallets of the accounts a batch touches (grants with credits
 // left that have not expired at now, and the overdraft account), and the balances of
 // every ledger account the batch may post to.
-func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string]bool, now time.Time) (map[string]*walletState, map[string]*ledger.Balance, error) {
+func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string]bool, extraGrants []string, now time.Time) (map[string]*walletState, map[string]*ledger.Balance, error) {
 	wallets := map[string]*walletState{}
 	names := []string{ledger.UsageRevenue, ledger.Expired}
 	for _, k := range []billow.GrantKind{billow.GrantFree, billow.GrantPromotional, billow.GrantPaid} {
@@ -519,11 +663,19 @@ func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string
 		idRows = append(idRows, []any{id})
 	}
 	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}}, idRows)
-	args = append(args, now.UnixMicro())
+	extraRows := make([][]any, len(extraGrants)) // not nil: an empty set is "[]", never "null"
+	for i, id := range extraGrants {
+		extraRows[i] = []any{id}
+	}
+	extraSet, extraArgs := db.rowSet(len(args)+1, []rowSetColumn{{"id", "TEXT"}}, extraRows)
+	args = append(append(args, extraArgs...), now.UnixMicro())
+	// Grants a movement names are read whatever their balance or expiry: a hold gives
+	// credits back to the grants it took them from, and an expiry empties its grant.
 	res, err := tx.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.priority, COALESCE(g.expires_at, 0), g.created_at, l.balance_ucr
 		FROM grants g JOIN ledger_accounts l ON l.name = 'grant:' || g.id
-		WHERE g.account_id IN (SELECT id FROM `+set+` AS a) AND l.balance_ucr > 0
-		  AND (g.expires_at IS NULL OR g.expires_at > `+db.params(len(args), 1)+`)`, args...)
+		WHERE g.account_id IN (SELECT id FROM `+set+` AS a)
+		  AND ((l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $`+strconv.Itoa(len(args))+`))
+		       OR g.id IN (SELECT id FROM `+extraSet+` AS x))`, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -597,8 +749,8 @@ func (db *DB) insertGrants(ctx context.Context, tx *sql.Tx, grants []*billow.Gra
 	}
 	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}, {"account_id", "TEXT"}, {"kind", "TEXT"}, {"amount_ucr", "BIGINT"},
 		{"priority", "BIGINT"}, {"expires_at", "BIGINT"}, {"description", "TEXT"}, {"created_at", "BIGINT"}}, rows)
-	_, err := tx.ExecContext(ctx, `INSERT INTO grants (id, account_id, kind, amount_ucr, priority, expires_at, description, created_at)
-		SELECT id, account_id, kind, amount_ucr, priority, NULLIF(expires_at, 0), description, created_at FROM `+set+` AS g`, args...)
+	_, err := tx.ExecContext(ctx, `INSERT INTO grants (id, account_id, kind, amount_ucr, priority, expires_at, description, created_at, expiry_pending)
+		SELECT id, account_id, kind, amount_ucr, priority, NULLIF(expires_at, 0), description, created_at, expires_at <> 0 FROM `+set+` AS g`, args...)
 	return err
 }
 
@@ -612,18 +764,18 @@ func (db *DB) insertTransfers(ctx context.Context, tx *sql.Tx, transfers []*bill
 	rows := make([][]any, len(transfers))
 	var entryRows [][]any
 	for i, t := range transfers {
-		rows[i] = []any{t.Seq, t.ID, t.AccountID, string(t.Cause), t.AmountUcr, t.Description, t.At.UnixMicro(), t.GrantID,
+		rows[i] = []any{t.Seq, t.ID, t.AccountID, string(t.Cause), t.AmountUcr, t.Description, t.At.UnixMicro(), t.GrantID, t.HoldID,
 			t.WalletDeltaUcr, t.WalletAfterUcr, hashes[t], t.Hash}
 		for pos, e := range t.Entries {
 			entryRows = append(entryRows, []any{t.Seq, int64(pos), e.LedgerAccount, e.AmountUcr})
 		}
 	}
 	set, args := db.rowSet(1, []rowSetColumn{{"seq", "BIGINT"}, {"id", "TEXT"}, {"account_id", "TEXT"}, {"cause", "TEXT"}, {"amount_ucr", "BIGINT"},
-		{"description", "TEXT"}, {"at", "BIGINT"}, {"grant_id", "TEXT"}, {"wallet_delta_ucr", "BIGINT"}, {"wallet_after_ucr", "BIGINT"},
+		{"description", "TEXT"}, {"at", "BIGINT"}, {"grant_id", "TEXT"}, {"hold_id", "TEXT"}, {"wallet_delta_ucr", "BIGINT"}, {"wallet_after_ucr", "BIGINT"},
 		{"input_hash", "TEXT"}, {"hash", "TEXT"}}, rows)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_transfers (seq, id, account_id, cause, amount_ucr, description, at, grant_id,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_transfers (seq, id, account_id, cause, amount_ucr, description, at, grant_id, hold_id,
 		wallet_delta_ucr, wallet_after_ucr, input_hash, hash)
-		SELECT seq, id, NULLIF(account_id, ''), cause, amount_ucr, description, at, grant_id, wallet_delta_ucr, wallet_after_ucr, input_hash, hash
+		SELECT seq, id, NULLIF(account_id, ''), cause, amount_ucr, description, at, grant_id, hold_id, wallet_delta_ucr, wallet_after_ucr, input_hash, hash
 		FROM `+set+` AS t`, args...); err != nil {
 		return err
 	}
@@ -695,11 +847,15 @@ func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, er
 	// two separate reads would show a balance that never was.
 	var grants []*billow.Grant
 	var overdraft int64
+	var held int64
 	err = db.readSnapshot(ctx, func(q querier) error {
 		var err error
 		grants, err = db.grants(ctx, q, `g.account_id = $1 AND l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $2)`, a.ID, db.now().UnixMicro())
 		if err != nil {
 			return err
+		}
+		if held, err = heldUcr(ctx, q, a.ID); err != nil {
+			return fmt.Errorf("sqlstore: wallet: %w", err)
 		}
 		err = q.QueryRowContext(ctx, `SELECT balance_ucr FROM ledger_accounts WHERE name = $1`, ledger.OverdraftAccount(a.ID)).Scan(&overdraft)
 		if err != nil && err != sql.ErrNoRows {
@@ -718,7 +874,7 @@ func (db *DB) Wallet(ctx context.Context, accountRef string) (*billow.Wallet, er
 	}
 	ledger.SpendingOrder(states)
 	w := &billow.Wallet{AccountID: a.ID, BalanceUcr: overdraft, OverdrawnUcr: -overdraft,
-		GraceUcr: graceUcr(cat), Grants: make([]billow.Grant, 0, len(grants))}
+		GraceUcr: graceUcr(cat), HeldUcr: held, Grants: make([]billow.Grant, 0, len(grants))}
 	for _, s := range states {
 		w.Grants = append(w.Grants, *byID[s.ID])
 		w.BalanceUcr += byID[s.ID].RemainingUcr
