@@ -200,7 +200,8 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 			return err
 		}
 		a.CatalogVersion, a.Plan, a.UpdatedAt = in.ToVersion, plan, db.now()
-		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET catalog_version = $2, plan = $3, updated_at = $4 WHERE id = $1`,
+		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET catalog_version = $2, plan = $3, updated_at = $4,
+			included_credits_until = 0 WHERE id = $1`,
 			a.ID, a.CatalogVersion, a.Plan, billow.TimeMicros(a.UpdatedAt)); err != nil {
 			return err
 		}

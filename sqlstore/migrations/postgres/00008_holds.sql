@@ -1,4 +1,4 @@
--- Credit holds, the expiry of grants, and what real-time checks poll for changes.
+-- Credit holds, the expiry of grants, the included credits of each period, and what real-time checks poll for changes.
 
 -- +goose Up
 -- A hold reserves credits: its ledger account hold:<id> holds them from the transfer
@@ -29,6 +29,11 @@ ALTER TABLE grants ADD COLUMN expiry_pending BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE grants SET expiry_pending = (expires_at IS NOT NULL);
 CREATE INDEX grants_expiry_pending ON grants (expires_at) WHERE expiry_pending;
 
+-- The end of the period the account's included credits were last granted for; the
+-- upkeep grants the next ones once it has passed (0: never granted).
+ALTER TABLE accounts ADD COLUMN included_credits_until BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX accounts_included_due ON accounts (included_credits_until);
+
 -- Real-time checks poll for accounts and apps changed since their last look.
 CREATE INDEX accounts_updated ON accounts (updated_at);
 CREATE INDEX apps_updated ON apps (updated_at);
@@ -36,6 +41,8 @@ CREATE INDEX apps_updated ON apps (updated_at);
 -- +goose Down
 DROP INDEX apps_updated;
 DROP INDEX accounts_updated;
+DROP INDEX accounts_included_due;
+ALTER TABLE accounts DROP COLUMN included_credits_until;
 DROP INDEX grants_expiry_pending;
 ALTER TABLE grants DROP COLUMN expiry_pending;
 ALTER TABLE ledger_transfers DROP COLUMN hold_id;
