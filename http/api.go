@@ -35,6 +35,9 @@ func (s *Server) registerAPI() {
 	s.registerEvents()
 	s.registerUsage()
 	s.registerWallet()
+	s.registerChecks()
+	s.registerHolds()
+	s.registerDeployments()
 }
 
 // register adds an operation whose handler's errors become problems.

@@ -60,6 +60,17 @@ type Store interface {
 	CreateGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Grant, *billow.Transfer, error)
 	Transactions(ctx context.Context, accountRef string, page billow.PageInput) (*billow.Page[*billow.WalletTransaction], error)
 	TransactionsBetween(ctx context.Context, accountRef string, from, to time.Time) ([]*billow.WalletTransaction, error)
+
+	CreateHold(ctx context.Context, in billow.CreateHoldInput) (*billow.Hold, *billow.Transfer, error)
+	Hold(ctx context.Context, id string) (*billow.Hold, error)
+	CaptureHold(ctx context.Context, in billow.CaptureHoldInput) (*billow.Hold, *billow.Transfer, error)
+	ReleaseHold(ctx context.Context, id string) (*billow.Hold, *billow.Transfer, error)
+
+	RequestDeployment(ctx context.Context, accountID string, in billow.RequestDeploymentInput) (*billow.Deployment, error)
+	Deployment(ctx context.Context, accountID, id string) (*billow.Deployment, error)
+	ListDeployments(ctx context.Context, accountID string, f billow.DeploymentFilter, page billow.PageInput) (billow.Page[*billow.Deployment], error)
+	ApproveDeployment(ctx context.Context, accountID, id string, in billow.ApproveDeploymentInput) (*billow.Deployment, error)
+	RejectDeployment(ctx context.Context, accountID, id string, in billow.RejectDeploymentInput) (*billow.Deployment, error)
 }
 
 // Config wires a Server.
@@ -75,6 +86,8 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// Ingester stores usage events for POST /v1/events.
 	Ingester Ingester
+	// Checker answers POST /v1/checks from memory.
+	Checker Checker
 }
 
 // Server is Billow's HTTP front.
@@ -85,6 +98,7 @@ type Server struct {
 	defaultCatalog string
 	metrics        *httpMetrics
 	ingester       Ingester
+	checker        Checker
 	api            huma.API
 	handler        http.Handler
 }
@@ -98,7 +112,7 @@ func New(cfg Config) *Server {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
 	s := &Server{store: cfg.Store, logger: cfg.Logger, defaultCatalog: cfg.DefaultCatalog, metrics: newHTTPMetrics(cfg.Metrics),
-		ingester: cfg.Ingester}
+		ingester: cfg.Ingester, checker: cfg.Checker}
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/checks"
 	billowhttp "github.com/billowhq/billow/http"
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/sqlstore/storetest"
@@ -22,10 +24,11 @@ const adminKey = "sk_test_bootstrap_0123456789abcdefghijkl"
 
 // apiClient talks to a Billow server over a real listener.
 type apiClient struct {
-	t    *testing.T
-	base string
-	key  string
-	env  *storetest.Env
+	t       *testing.T
+	base    string
+	key     string
+	env     *storetest.Env
+	checker *checks.Checker // polled by hand: tests say when memory catches up
 }
 
 type answer struct {
@@ -63,10 +66,11 @@ func (a answer) problemCode(t *testing.T) string {
 
 func newServer(t *testing.T, env *storetest.Env) *apiClient {
 	t.Helper()
+	checker := checks.New(checks.Config{Store: env.DB, Clock: env.Clock, Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(billowhttp.New(billowhttp.Config{Store: env.DB, AdminKey: adminKey, DefaultCatalog: "credits-platform",
-		Ingester: ingest.New(env.DB, env.Clock)}))
+		Ingester: ingest.New(env.DB, env.Clock), Checker: checker}))
 	t.Cleanup(srv.Close)
-	return &apiClient{t: t, base: srv.URL, key: adminKey, env: env}
+	return &apiClient{t: t, base: srv.URL, key: adminKey, env: env, checker: checker}
 }
 
 func (c *apiClient) as(key string) *apiClient {

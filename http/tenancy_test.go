@@ -39,6 +39,9 @@ func TestTenantsNeverMeet(t *testing.T) {
 		aKey := c.must(201, "POST", "/v1/api_keys", map[string]any{"name": "a", "account": "tenant-a"})["key"].(string)
 
 		aID, appID, memberID := a["id"].(string), app["id"].(string), member["id"].(string)
+		deployID := c.must(201, "POST", "/v1/accounts/tenant-a/deployments", map[string]any{"app": "a-bot", "requested_by": memberID})["id"].(string)
+		c.must(201, "POST", "/v1/accounts/tenant-a/grants", map[string]any{"kind": "paid", "amount_ucr": 5_000_000, "id": "a-credits"})
+		holdID := c.must(201, "POST", "/v1/holds", map[string]any{"account": "tenant-a", "amount_ucr": 1_000_000, "id": "a-hold"})["hold"].(map[string]any)["id"].(string)
 		routes := []tenancyRoute{
 			{method: "POST", pattern: "/v1/api_keys", path: "/v1/api_keys", body: `{"name":"x","account":"tenant-a"}`},
 			{method: "GET", pattern: "/v1/api_keys", path: "/v1/api_keys"},
@@ -66,6 +69,16 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "POST", pattern: "/v1/accounts/{account}/grants", path: "/v1/accounts/" + aID + "/grants", body: `{"kind":"paid","amount_ucr":1000000,"id":"sneaky-grant"}`},
 			{method: "GET", pattern: "/v1/accounts/{account}/transactions", path: "/v1/accounts/tenant-a/transactions"},
 			{method: "GET", pattern: "/v1/accounts/{account}/transactions.csv", path: "/v1/accounts/tenant-a/transactions.csv?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"},
+			{method: "POST", pattern: "/v1/accounts/{account}/deployments", path: "/v1/accounts/tenant-a/deployments", body: `{"app":"a-bot","requested_by":"` + memberID + `"}`},
+			{method: "GET", pattern: "/v1/accounts/{account}/deployments", path: "/v1/accounts/" + aID + "/deployments?status=pending"},
+			{method: "GET", pattern: "/v1/accounts/{account}/deployments/{deployment}", path: "/v1/accounts/tenant-a/deployments/" + deployID},
+			{method: "POST", pattern: "/v1/accounts/{account}/deployments/{deployment}/approve", path: "/v1/accounts/tenant-a/deployments/" + deployID + "/approve", body: `{"decided_by":"` + memberID + `"}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/deployments/{deployment}/reject", path: "/v1/accounts/tenant-a/deployments/" + deployID + "/reject", body: `{"decided_by":"` + memberID + `","reason":"mine now"}`},
+			{method: "POST", pattern: "/v1/checks", path: "/v1/checks", body: `{"account":"tenant-a","action":"start_conversation"}`},
+			{method: "POST", pattern: "/v1/holds", path: "/v1/holds", body: `{"account":"tenant-a","amount_ucr":1,"id":"b-hold"}`},
+			{method: "GET", pattern: "/v1/holds/{hold}", path: "/v1/holds/" + holdID},
+			{method: "POST", pattern: "/v1/holds/{hold}/capture", path: "/v1/holds/" + holdID + "/capture", body: `{"amount_ucr":1}`},
+			{method: "POST", pattern: "/v1/holds/{hold}/release", path: "/v1/holds/" + holdID + "/release"},
 			{method: "GET", pattern: "/v1/catalog", path: "/v1/catalog", shared: true},
 			{method: "GET", pattern: "/v1/catalogs", path: "/v1/catalogs", shared: true},
 			{method: "GET", pattern: "/v1/catalogs/{catalog}", path: "/v1/catalogs/credits-platform", shared: true},
@@ -117,6 +130,15 @@ func TestTenantsNeverMeet(t *testing.T) {
 			t.Fatalf("account A changed: %v", got)
 		}
 		asA.must(200, "GET", "/v1/accounts/tenant-a/members/"+memberID, nil)
+		if h := asA.must(200, "GET", "/v1/holds/"+holdID, nil)["hold"].(map[string]any); h["status"] != "active" {
+			t.Fatalf("A's hold changed: %v", h)
+		}
+		if d := asA.must(200, "GET", "/v1/accounts/tenant-a/deployments/"+deployID, nil); d["status"] != "pending" {
+			t.Fatalf("A's deployment request changed: %v", d)
+		}
+		if ds := asA.must(200, "GET", "/v1/accounts/tenant-a/deployments", nil); len(ds["data"].([]any)) != 1 {
+			t.Fatalf("deployment requests of A = %v", ds)
+		}
 		if apps := asA.must(200, "GET", "/v1/accounts/tenant-a/apps", nil); len(apps["data"].([]any)) != 1 {
 			t.Fatalf("apps of A = %v", apps)
 		}

@@ -31,6 +31,7 @@ type benchCmd struct {
 	Meters benchMetersCmd `cmd:"" help:"The meter engine on one core: sessionization and the concurrency sweep, beside sorting the same events."`
 	Trends benchTrendsCmd `cmd:"" help:"The usage trends query over 90 days of demo usage (10 million events), beside a raw read of the same rollup cells."`
 	Ledger benchLedgerCmd `cmd:"" help:"Credit spends with the no-overdraft check under concurrent callers (group commit), beside raw batched inserts of the same rows; one hot wallet beside the uniform load."`
+	Checks benchChecksCmd `cmd:"" help:"Real-time checks answered from memory: latency in process, and throughput over HTTP beside a trivial handler on the same server."`
 }
 
 type benchIngestCmd struct {

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/checks"
+	"github.com/billowhq/billow/credits"
 	"github.com/billowhq/billow/demo"
 	billowhttp "github.com/billowhq/billow/http"
 	"github.com/billowhq/billow/ingest"
@@ -40,6 +42,8 @@ type serveCmd struct {
 	AdminKey        string        `env:"BILLOW_ADMIN_KEY" help:"The operator's secret key (bootstrap). Prefer the environment variable: flags show in process lists."`
 	PublicURL       string        `env:"BILLOW_PUBLIC_URL" help:"The address links in emails and portal sessions point to."`
 	ShutdownTimeout time.Duration `default:"30s" env:"BILLOW_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may finish after SIGINT or SIGTERM."`
+	// ChecksPollInterval bounds how far behind the store the answers of POST /v1/checks may be.
+	ChecksPollInterval time.Duration `default:"500ms" env:"BILLOW_CHECKS_POLL_INTERVAL" help:"How often real-time checks look for changes made by this and other processes."`
 }
 
 func (s *serveCmd) Run(env *runEnv) error {
@@ -92,9 +96,10 @@ func (s *serveCmd) Run(env *runEnv) error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	checker := checks.New(checks.Config{Store: db, Clock: billow.SystemClock{}, Logger: env.logger, PollInterval: s.ChecksPollInterval})
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
-		Ingester: ingester,
+		Ingester: ingester, Checker: checker,
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
@@ -104,6 +109,8 @@ func (s *serveCmd) Run(env *runEnv) error {
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(env.ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { purgeIdempotencyKeys(workers, db, env.logger) })
+	wg.Go(func() { checker.Run(workers) })
+	wg.Go(func() { credits.NewKeeper(db, billow.SystemClock{}, env.logger, 0).Run(workers) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(listener) }()
