@@ -22,13 +22,28 @@ type Store interface {
 
 // Service validates and stores usage events.
 type Service struct {
-	store Store
-	clock billow.Clock
+	store    Store
+	clock    billow.Clock
+	onStored func(accountIDs []string)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// OnStored has fn told, after each commit that stored new events, the ids of the
+// accounts they belong to (each once): how the charger hears of usage within seconds. fn
+// runs on the request's goroutine before the response is sent, so it must not block.
+func OnStored(fn func(accountIDs []string)) Option {
+	return func(s *Service) { s.onStored = fn }
 }
 
 // New returns an ingest service.
-func New(store Store, clock billow.Clock) *Service {
-	return &Service{store: store, clock: clock}
+func New(store Store, clock billow.Clock, opts ...Option) *Service {
+	s := &Service{store: store, clock: clock}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Ingest validates events and stores the valid ones in one transaction; it returns after
@@ -71,9 +86,30 @@ func (s *Service) Ingest(ctx context.Context, caller billow.Principal, events []
 			result.Rejected = append(result.Rejected, billow.RejectedEvent{Index: validIndex[c], Code: billow.CodeConflictingDuplicate,
 				Detail: fmt.Sprintf("event %q from %q was stored before with other content; the first one is kept", valid[c].ID, valid[c].Source)})
 		}
+		if s.onStored != nil && result.Accepted > 0 {
+			s.onStored(storedAccounts(valid, duplicates, conflicts))
+		}
 	}
 	slices.SortFunc(result.Rejected, func(a, b billow.RejectedEvent) int { return a.Index - b.Index })
 	return result, nil
+}
+
+// storedAccounts returns the accounts of the events stored, those neither duplicates
+// nor conflicts, each once.
+func storedAccounts(events []billow.UsageEvent, duplicates, conflicts []int) []string {
+	notStored := map[int]bool{}
+	for _, i := range slices.Concat(duplicates, conflicts) {
+		notStored[i] = true
+	}
+	var out []string
+	seen := map[string]bool{}
+	for i := range events {
+		if id := events[i].AccountID; !notStored[i] && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // check validates the envelope and resolves the subject's tenant, caching it per request.

@@ -249,6 +249,9 @@ type seriesQuery struct {
 	hourly bool
 	appID  string // only this app; "" for all
 	byApp  bool   // one value per bucket and app
+	// groups, when not nil, keeps only the cells of these groups (their group_by values
+	// other than app, as usage.Delta.Group writes them): a rate's filters.
+	groups []string
 	// days, when set, lets buckets that are whole local days be read from day cells.
 	days *usage.Days
 }
@@ -298,6 +301,18 @@ func (db *DB) usageSeries(ctx context.Context, q seriesQuery) ([]seriesValue, er
 	if q.appID != "" {
 		args = append(args, q.appID)
 		where += ` AND r.app_id = $` + strconv.Itoa(len(args))
+	}
+	switch {
+	case q.groups == nil:
+	case len(q.groups) == 0:
+		where += ` AND 1 = 0` // no group matches
+	default:
+		marks := make([]string, len(q.groups))
+		for i, g := range q.groups {
+			args = append(args, g)
+			marks[i] = `$` + strconv.Itoa(len(args))
+		}
+		where += ` AND r.grp IN (` + strings.Join(marks, `, `) + `)`
 	}
 	var with, from, key string
 	switch {

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -19,4 +20,38 @@ func CellsByApp(m *catalog.Meter) bool {
 // Quantity converts combined cell units back into the meter's quantity, exactly.
 func Quantity(m *catalog.Meter, units decimal.Decimal) decimal.Decimal {
 	return units.Shift(-Scale(m))
+}
+
+// GroupMatches reports whether a cell's group text (Delta.Group: the meter's group_by
+// values other than app, "kind=stt" or "provider=openai,model=gpt-4o") holds the given
+// value for every field of filters; a filter on app is not its concern (cells keep the
+// app apart). It reads the text the way groupText writes it, field by field in the
+// meter's group_by order.
+func GroupMatches(m *catalog.Meter, group string, filters map[string]string) bool {
+	fields := slices.DeleteFunc(slices.Clone(m.GroupBy), func(f string) bool { return f == "app" })
+	rest := group
+	for i, f := range fields {
+		if !strings.HasPrefix(rest, f+"=") {
+			return false
+		}
+		rest = rest[len(f)+1:]
+		value := rest
+		if i+1 < len(fields) {
+			// A value ends where the next field begins.
+			end := strings.Index(rest, ","+fields[i+1]+"=")
+			if end < 0 {
+				return false
+			}
+			value, rest = rest[:end], rest[end+1:]
+		}
+		if want, ok := filters[f]; ok && value != want {
+			return false
+		}
+	}
+	for f := range filters {
+		if f != "app" && !slices.Contains(fields, f) {
+			return false // a field the cells do not keep: no cell can be said to match
+		}
+	}
+	return true
 }

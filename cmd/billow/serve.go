@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/charging"
 	"github.com/billowhq/billow/checks"
 	"github.com/billowhq/billow/credits"
 	"github.com/billowhq/billow/demo"
@@ -72,7 +73,14 @@ func (s *serveCmd) Run(env *runEnv) error {
 	}
 	baseURL := "http://" + listener.Addr().String()
 	operatorKey := "(from BILLOW_ADMIN_KEY)"
-	ingester := ingest.New(db, billow.SystemClock{})
+	charger, err := charging.New(charging.Config{Store: db, Clock: billow.SystemClock{}, Logger: env.logger})
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	// Ingest tells the charger which accounts got usage, so prepaid wallets are debited
+	// within about a second.
+	ingester := ingest.New(db, billow.SystemClock{}, ingest.OnStored(charger.AccountsChanged))
 	if s.Demo {
 		var extensions []demo.Extension
 		if s.DemoUsageDays > 0 {
@@ -110,6 +118,7 @@ func (s *serveCmd) Run(env *runEnv) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { purgeIdempotencyKeys(workers, db, env.logger) })
 	wg.Go(func() { checker.Run(workers) })
+	wg.Go(func() { charger.Run(workers) })
 	wg.Go(func() { credits.NewKeeper(db, billow.SystemClock{}, env.logger, 0).Run(workers) })
 
 	serveErr := make(chan error, 1)
