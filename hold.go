@@ -82,6 +82,7 @@ func (in *CreateHoldInput) Validate() error {
 		errs.add("ttl_seconds", "must be between 1 and %d", int64(HoldTTLMax/time.Second))
 	}
 	validateTransferText(&errs, in.ID, in.Description)
+	validateCallerTransferID(&errs, in.ID, false)
 	return errs.err()
 }
 

@@ -1,6 +1,7 @@
 package billow
 
 import (
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -24,6 +25,20 @@ const (
 
 // PrefixGrant begins the id of a grant.
 const PrefixGrant = "grant_"
+
+// Prefixes of the transfer ids of the movements Billow makes itself. A caller's id may
+// not begin with one (unless the input says System), so that no caller can take an id
+// Billow will need: a hold whose id were "settle:<another hold>" would block that hold's
+// settlement.
+const (
+	TransferIDSettle          = "settle:"           // a hold's capture, release or expiry
+	TransferIDExpire          = "expire:"           // a grant's expiry
+	TransferIDIncluded        = "included:"         // a plan's included credits for a month
+	TransferIDUsage           = "usage:"            // a usage charge
+	TransferIDUsageCorrection = "usage-correction:" // credits given back when usage shrank
+)
+
+var systemTransferIDPrefixes = []string{TransferIDSettle, TransferIDExpire, TransferIDIncluded, TransferIDUsage, TransferIDUsageCorrection}
 
 // Error codes of the ledger.
 const (
@@ -105,6 +120,8 @@ type CreateGrantInput struct {
 	// again returns the first grant.
 	ID          string `json:"id" doc:"Your idempotency id for this grant: sending it again returns the first grant."`
 	Description string `json:"description,omitempty"`
+	// System marks a grant Billow makes itself, whose id may use the system prefixes.
+	System bool `json:"-"`
 }
 
 // Validate reports every invalid field at once; now is the time the grant is made.
@@ -127,6 +144,7 @@ func (in *CreateGrantInput) Validate(now time.Time) error {
 		errs.add("priority", "must be between %d and %d", -GrantPriorityMax, GrantPriorityMax)
 	}
 	validateTransferText(&errs, in.ID, in.Description)
+	validateCallerTransferID(&errs, in.ID, in.System)
 	return errs.err()
 }
 
@@ -137,6 +155,7 @@ type SpendInput struct {
 	ID          string        // the caller's idempotency id: the same id again returns the first transfer
 	Cause       TransferCause // usage or adjustment
 	Description string
+	System      bool // a spend Billow makes itself, whose id may use the system prefixes
 }
 
 // Validate reports every invalid field at once.
@@ -149,6 +168,7 @@ func (in *SpendInput) Validate() error {
 		errs.add("cause", "must be usage or adjustment, not %q", in.Cause)
 	}
 	validateTransferText(&errs, in.ID, in.Description)
+	validateCallerTransferID(&errs, in.ID, in.System)
 	return errs.err()
 }
 
@@ -167,6 +187,19 @@ func validateTransferText(errs *fieldErrors, id, description string) {
 	}
 	if len(description) > DescriptionMaxBytes || hasControl(description) {
 		errs.add("description", "must be at most %d bytes of printable text", DescriptionMaxBytes)
+	}
+}
+
+// validateCallerTransferID refuses a caller's id that begins with a system prefix.
+func validateCallerTransferID(errs *fieldErrors, id string, system bool) {
+	if system {
+		return
+	}
+	for _, prefix := range systemTransferIDPrefixes {
+		if strings.HasPrefix(id, prefix) {
+			errs.add("id", "must not begin with %q: ids of that form are Billow's own", prefix)
+			return
+		}
 	}
 }
 

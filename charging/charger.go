@@ -357,10 +357,10 @@ func (c *Charger) post(ctx context.Context, state billow.UsageCharge) (bool, err
 	var err error
 	if state.PendingUcr > 0 {
 		_, err = c.store.Spend(ctx, billow.SpendInput{Account: state.AccountID, AmountUcr: state.PendingUcr, ID: state.PendingID,
-			Cause: billow.CauseUsage, Description: movementDescription(state)})
+			Cause: billow.CauseUsage, Description: movementDescription(state), System: true})
 	} else {
 		_, _, err = c.store.CreateGrant(ctx, billow.CreateGrantInput{Account: state.AccountID, Kind: billow.GrantPaid,
-			AmountUcr: -state.PendingUcr, ID: state.PendingID, Description: movementDescription(state)})
+			AmountUcr: -state.PendingUcr, ID: state.PendingID, Description: movementDescription(state), System: true})
 	}
 	switch {
 	case err == nil:
@@ -385,14 +385,14 @@ func (c *Charger) post(ctx context.Context, state billow.UsageCharge) (bool, err
 //
 // A key too long for an id (billow.TransferIDMaxBytes) is replaced by its SHA-256.
 func movementID(state billow.UsageCharge, amount int64) string {
-	kind, total, n := "usage", "debited", state.DebitedUcr+amount
+	kind, total, n := billow.TransferIDUsage, "debited", state.DebitedUcr+amount
 	if amount < 0 {
-		kind, total, n = "usage-correction", "credited", state.CreditedUcr-amount
+		kind, total, n = billow.TransferIDUsageCorrection, "credited", state.CreditedUcr-amount
 	}
-	id := fmt.Sprintf("%s:%s:%s:%s=%d", kind, state.Month, state.LineKey, total, n)
+	id := fmt.Sprintf("%s%s:%s:%s=%d", kind, state.Month, state.LineKey, total, n)
 	if len(id) > billow.TransferIDMaxBytes {
 		sum := sha256.Sum256([]byte(state.LineKey))
-		id = fmt.Sprintf("%s:%s:sha256-%x:%s=%d", kind, state.Month, sum[:16], total, n)
+		id = fmt.Sprintf("%s%s:sha256-%x:%s=%d", kind, state.Month, sum[:16], total, n)
 	}
 	return id
 }

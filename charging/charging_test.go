@@ -418,7 +418,7 @@ func TestChargingFinishesAClaimedMovement(t *testing.T) {
 			}
 		}
 		if _, err := env.DB.Spend(ctx, billow.SpendInput{Account: a.ID, AmountUcr: 9 * credit, ID: "usage:2026-01:llm_credits:debited=9000000",
-			Cause: billow.CauseUsage, Description: "Usage: llm_credits in 2026-01"}); err != nil {
+			Cause: billow.CauseUsage, Description: "Usage: llm_credits in 2026-01", System: true}); err != nil {
 			t.Fatal(err)
 		}
 		lines := f.charge(t, a)

@@ -31,6 +31,7 @@ type Store interface {
 	Wallet(ctx context.Context, accountRef string) (*billow.Wallet, error)
 	AllApps(ctx context.Context, accountID string) ([]*billow.App, error)
 	Usage(ctx context.Context, in billow.UsageQueryInput) (*billow.UsageResult, error)
+	LedgerHead(ctx context.Context) (int64, error)
 	LedgerChangesSince(ctx context.Context, seq int64) (accountIDs []string, head int64, more bool, err error)
 	AccountsChangedSince(ctx context.Context, since time.Time) (accountIDs []string, more bool, err error)
 }
@@ -47,6 +48,9 @@ const (
 	// accountsMax bounds the accounts held in memory; beyond it the least recently
 	// checked are dropped and loaded again when asked for.
 	accountsMax = 1_000_000
+	// loadTimeout bounds one load of an account, which the first checks of that account
+	// share: it does not end when one of those callers gives up.
+	loadTimeout = 10 * time.Second
 	// quotaActiveWindow is how long after its last ingest_bytes check an account's quota
 	// usage keeps being refreshed.
 	quotaActiveWindow = time.Minute
@@ -103,6 +107,9 @@ type account struct {
 	// plan has none.
 	quota    *quota
 	loadedAt time.Time
+	// seq is the ledger's head when the load began: the snapshot reflects every transfer
+	// up to it.
+	seq int64
 	// lastChecked is when an ingest_bytes check last read this account (unix nanos).
 	lastQuotaCheck *atomicTime
 }
@@ -243,7 +250,9 @@ func (c *Checker) account(ctx context.Context, ref string) (*account, error) {
 		close(l.done)
 		c.loads.Delete(ref)
 	}()
-	l.acct, l.err = c.load(ctx, ref)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+	defer cancel()
+	l.acct, l.err = c.load(lctx, ref)
 	if l.err == nil {
 		c.put(l.acct)
 	}
@@ -266,6 +275,11 @@ func (c *Checker) put(a *account) {
 // load reads an account's state from the store.
 func (c *Checker) load(ctx context.Context, ref string) (*account, error) {
 	now := c.clock.Now()
+	// The head first: whatever the reads below see is at least as new as it.
+	seq, err := c.store.LedgerHead(ctx)
+	if err != nil {
+		return nil, err
+	}
 	acct, err := c.store.Account(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -279,7 +293,7 @@ func (c *Checker) load(ctx context.Context, ref string) (*account, error) {
 		return nil, err
 	}
 	a := &account{id: acct.ID, externalID: acct.ExternalID, enterprise: acct.Type == billow.AccountEnterprise, wallet: w,
-		apps: map[string]bool{}, loadedAt: now, lastQuotaCheck: &atomicTime{}}
+		apps: map[string]bool{}, loadedAt: now, seq: seq, lastQuotaCheck: &atomicTime{}}
 	if acct.Plan != "" {
 		if p, ok := cat.Plan(acct.Plan); ok {
 			a.plan = p
@@ -375,44 +389,70 @@ func (c *Checker) Run(ctx context.Context) {
 	}
 }
 
-// Poll reloads the accounts held in memory that changed in the store since the last poll.
+// Poll reloads the accounts held in memory that changed in the store since the last
+// poll, and those loaded from a ledger older than the last poll's (their load raced with
+// it, and it skipped them). An account that fails to load is dropped, to load again on
+// its next check; the others go on.
 func (c *Checker) Poll(ctx context.Context) error {
 	c.mu.RLock()
-	seq, last := c.ledgerSeq, c.lastPolled
+	prev, last := c.ledgerSeq, c.lastPolled
 	c.mu.RUnlock()
 	started := c.clock.Now()
-	moved, head, moreMoved, err := c.store.LedgerChangesSince(ctx, seq)
-	if err != nil {
-		return err
-	}
+	var ids []string
+	var head int64
+	var tooMany bool
+	var err error
+	threshold := prev
 	if last.IsZero() {
-		// The first poll learns where the log is; accounts loaded before it may have
-		// moved since, without a mark to tell: reload them all.
-		moved, moreMoved, last = nil, true, started
+		// The first poll learns where the log is, without reading it: accounts loaded
+		// before it from an older head are reloaded below.
+		if head, err = c.store.LedgerHead(ctx); err != nil {
+			return err
+		}
+		threshold, last = head, started
+	} else if ids, head, tooMany, err = c.store.LedgerChangesSince(ctx, prev); err != nil {
+		return err
 	}
-	changed, moreChanged, err := c.store.AccountsChangedSince(ctx, last.Add(-changeOverlap))
+	changed, more, err := c.store.AccountsChangedSince(ctx, last.Add(-changeOverlap))
 	if err != nil {
 		return err
 	}
-	ids := append(moved, changed...)
-	if moreMoved || moreChanged {
-		ids = c.heldIDs() // too many to list: reload all
+	if tooMany || more {
+		// Too many changes to list: forget every account; each loads again, fresh, on
+		// its next check. Cheaper than reloading all of them now.
+		c.mu.Lock()
+		c.byRef = map[string]*account{}
+		c.ledgerSeq, c.lastPolled = head, started
+		c.mu.Unlock()
+		return nil
 	}
+	ids = append(ids, changed...)
+	held := map[string]bool{}
+	c.mu.RLock()
+	for ref, a := range c.byRef {
+		if ref == a.id {
+			held[a.id] = true
+			if a.seq < threshold {
+				ids = append(ids, a.id)
+			}
+		}
+	}
+	c.mu.RUnlock()
 	slices.Sort(ids)
 	for _, id := range slices.Compact(ids) {
-		c.mu.RLock()
-		_, held := c.byRef[id]
-		c.mu.RUnlock()
-		if !held {
+		if !held[id] {
 			continue // loaded on its first check, fresh then
 		}
 		a, err := c.load(ctx, id)
 		if err != nil {
-			if billow.ErrorKindOf(err) == billow.KindNotFound {
-				c.drop(id)
-				continue
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			return err
+			if billow.ErrorKindOf(err) != billow.KindNotFound {
+				c.logger.Warn("checks: reloading an account failed; it loads again on its next check", "account", id, "err", err)
+			}
+			c.drop(id)
+			continue
 		}
 		c.put(a)
 	}
@@ -438,23 +478,16 @@ func (c *Checker) RefreshQuotas(ctx context.Context) error {
 		// A fresh load keeps the state whole: quota, wallet and apps as of one poll.
 		fresh, err := c.load(ctx, a.id)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.logger.Warn("checks: reading a quota failed; the account loads again on its next check", "account", a.id, "err", err)
+			c.drop(a.id)
+			continue
 		}
 		c.put(fresh)
 	}
 	return nil
-}
-
-func (c *Checker) heldIDs() []string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	ids := make([]string, 0, len(c.byRef)/2)
-	for ref, a := range c.byRef {
-		if ref == a.id {
-			ids = append(ids, a.id)
-		}
-	}
-	return ids
 }
 
 func (c *Checker) drop(id string) {

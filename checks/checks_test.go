@@ -13,6 +13,7 @@ import (
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
 	"github.com/billowhq/billow/checks"
+	"github.com/billowhq/billow/sqlstore"
 	"github.com/billowhq/billow/sqlstore/storetest"
 )
 
@@ -231,5 +232,45 @@ func TestChecksDuringPolls(t *testing.T) {
 		poll(t, c)
 		expect(t, c, billow.CheckInput{Account: a.ID, Action: billow.ActionLLMCall, Quantity: 8 * credit}, true, billow.CodeAllowed)
 		expect(t, c, billow.CheckInput{Account: a.ID, Action: billow.ActionLLMCall, Quantity: 8*credit + 1}, false, billow.CodeInsufficientCredits)
+	})
+}
+
+// raceStore commits a grant and lets the checker poll while a load reads the wallet,
+// the interleaving where the poll skips the account (not held yet) and the load then
+// keeps a wallet older than the poll.
+type raceStore struct {
+	*sqlstore.DB
+	during func()
+}
+
+func (s *raceStore) Wallet(ctx context.Context, ref string) (*billow.Wallet, error) {
+	w, err := s.DB.Wallet(ctx, ref)
+	if f := s.during; f != nil {
+		s.during = nil
+		f()
+	}
+	return w, err
+}
+
+func TestPollCatchesALoadThatRacedIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		a, err := env.DB.CreateAccount(ctx, billow.CreateAccountInput{ExternalID: "acme", Name: "Acme", Catalog: "credits-platform", Plan: "free"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Clock.Advance(time.Minute) // past the overlap with which polls re-read changed accounts
+		store := &raceStore{DB: env.DB}
+		c := checks.New(checks.Config{Store: store, Clock: env.Clock, Logger: slog.New(slog.DiscardHandler)})
+		poll(t, c)
+		store.during = func() {
+			if _, _, err := env.DB.CreateGrant(ctx, billow.CreateGrantInput{Account: a.ID, Kind: billow.GrantPaid, AmountUcr: credit, ID: "g"}); err != nil {
+				t.Error(err)
+			}
+			poll(t, c)
+		}
+		start := billow.CheckInput{Account: a.ID, Action: billow.ActionStartConversation}
+		expect(t, c, start, false, billow.CodeInsufficientCredits) // the load's wallet is from before the grant
+		poll(t, c)
+		expect(t, c, start, true, billow.CodeAllowed)
 	})
 }

@@ -6,6 +6,7 @@ package credits
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -31,6 +32,9 @@ const (
 	IntervalDefault = 10 * time.Second
 	// accountsPageMax bounds the accounts one pass reads at once.
 	accountsPageMax = 500
+	// failedAccountRetry is how long an account whose included credits failed waits
+	// before the next try.
+	failedAccountRetry = time.Hour
 	// passAccountsMax bounds the accounts one pass grants to, so a pass ends; the next
 	// one goes on.
 	passAccountsMax = 100_000
@@ -57,8 +61,9 @@ func IncludedGrant(a *billow.Account, plan *catalog.Plan, now time.Time) (*billo
 		Kind:        billow.GrantFree,
 		AmountUcr:   plan.IncludedCredits.Credits * billow.MicroCreditsPerCredit,
 		ExpiresAt:   &end,
-		ID:          fmt.Sprintf("included:%s:%s", plan.Key, start.Format("2006-01")),
+		ID:          fmt.Sprintf("%s%s:%s", billow.TransferIDIncluded, plan.Key, start.Format("2006-01")),
 		Description: fmt.Sprintf("Free credits included with %s, %s", plan.Name, start.Format("January 2006")),
+		System:      true,
 	}, end, nil
 }
 
@@ -87,16 +92,19 @@ type Pass struct {
 
 // RunOnce expires what is due, then grants the included credits of every account due.
 // Expiry goes first, so that the credits of a period that ended leave before the next
-// period's arrive.
+// period's arrive. A stage that fails does not stop the next, and an account that fails
+// does not stop the others: it is tried again after failedAccountRetry. The error joins
+// what failed.
 func (k *Keeper) RunOnce(ctx context.Context) (Pass, error) {
 	var p Pass
-	for { // each call does at most a page; go on while pages come back full
+	var errs []error
+	for { // each call does at most a page; go on while pages come back with work done
 		n, err := k.store.ExpireHolds(ctx)
 		p.HoldsExpired += n
 		if err != nil {
-			return p, fmt.Errorf("credits: expire holds: %w", err)
+			errs = append(errs, fmt.Errorf("credits: expire holds: %w", err))
 		}
-		if n == 0 {
+		if n == 0 || err != nil {
 			break
 		}
 	}
@@ -104,16 +112,17 @@ func (k *Keeper) RunOnce(ctx context.Context) (Pass, error) {
 		n, err := k.store.ExpireGrants(ctx)
 		p.GrantsExpired += n
 		if err != nil {
-			return p, fmt.Errorf("credits: expire grants: %w", err)
+			errs = append(errs, fmt.Errorf("credits: expire grants: %w", err))
 		}
-		if n == 0 {
+		if n == 0 || err != nil {
 			break
 		}
 	}
-	for seen := 0; seen < passAccountsMax; {
+	for seen := 0; seen < passAccountsMax && ctx.Err() == nil; {
 		due, err := k.store.AccountsDueIncludedCredits(ctx, accountsPageMax)
 		if err != nil {
-			return p, err
+			errs = append(errs, err)
+			break
 		}
 		if len(due) == 0 {
 			break
@@ -122,14 +131,19 @@ func (k *Keeper) RunOnce(ctx context.Context) (Pass, error) {
 		for _, a := range due {
 			granted, err := k.grantIncluded(ctx, a)
 			if err != nil {
-				return p, err
+				errs = append(errs, err)
+				// Not due again at once, or it would come first in every page.
+				if err := k.store.SetIncludedCreditsUntil(ctx, a.ID, k.clock.Now().Add(failedAccountRetry)); err != nil {
+					return p, errors.Join(append(errs, err)...) // the store itself fails: stop here
+				}
+				continue
 			}
 			if granted {
 				p.IncludedGrants++
 			}
 		}
 	}
-	return p, nil
+	return p, errors.Join(errs...)
 }
 
 // grantIncluded grants an account the included credits of the current period, if its

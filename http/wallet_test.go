@@ -37,6 +37,7 @@ func TestWalletAPI(t *testing.T) {
 			{"kind": "paid", "amount_ucr": 0, "id": "z"},
 			{"kind": "paid", "amount_ucr": -5, "id": "n"},
 			{"kind": "gift", "amount_ucr": 5, "id": "k"},
+			{"kind": "paid", "amount_ucr": 5, "id": "expire:grant_01kf0fv2hv1mrrrfh0gb4f58h7"},
 			{"kind": "promotional", "amount_ucr": 5, "id": "p"},
 		} {
 			if a := c.do("POST", "/v1/accounts/acme/grants", bad); a.status != 422 && a.status != 400 {

@@ -14,8 +14,8 @@ const changedAccountsMax = 10_000
 // and the seq of the last transfer, to pass next time. more says that more accounts
 // moved than changedAccountsMax: the caller should reload every wallet it holds.
 func (db *DB) LedgerChangesSince(ctx context.Context, seq int64) (accountIDs []string, head int64, more bool, err error) {
-	if err := db.read.QueryRowContext(ctx, `SELECT seq FROM ledger_head WHERE id = 1`).Scan(&head); err != nil {
-		return nil, 0, false, fmt.Errorf("sqlstore: ledger changes: %w", err)
+	if head, err = db.LedgerHead(ctx); err != nil {
+		return nil, 0, false, err
 	}
 	if head <= seq {
 		return nil, head, false, nil
@@ -23,6 +23,15 @@ func (db *DB) LedgerChangesSince(ctx context.Context, seq int64) (accountIDs []s
 	ids, more, err := db.accountIDs(ctx, `SELECT DISTINCT account_id FROM ledger_transfers WHERE seq > $1 AND seq <= $2 AND account_id IS NOT NULL LIMIT $3`,
 		seq, head, changedAccountsMax+1)
 	return ids, head, more, err
+}
+
+// LedgerHead returns the seq of the ledger's last transfer.
+func (db *DB) LedgerHead(ctx context.Context) (int64, error) {
+	var head int64
+	if err := db.read.QueryRowContext(ctx, `SELECT seq FROM ledger_head WHERE id = 1`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("sqlstore: ledger head: %w", err)
+	}
+	return head, nil
 }
 
 // AccountsChangedSince returns the accounts that changed, or whose apps did, at or after

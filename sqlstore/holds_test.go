@@ -89,16 +89,18 @@ func TestHoldCaptureGivesBackTheRest(t *testing.T) {
 	})
 }
 
-func TestHoldUsesTheGraceBuffer(t *testing.T) {
+// A hold reserves credits the wallet has; what the work costs beyond it is charged at
+// the capture, down to the grace buffer.
+func TestHoldAndTheGraceBuffer(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
 		a := walletAccount(t, env, "acme", 10)
 		grant(t, env, billow.CreateGrantInput{Account: a.ID, Kind: billow.GrantPaid, AmountUcr: 5 * credit, ID: "paid"})
-		h := hold(t, env, billow.CreateHoldInput{Account: a.ID, AmountUcr: 8 * credit, ID: "call"})
-		wantWallet(t, env, a.ID, -3*credit, 8*credit)
-		if _, _, err := env.DB.CreateHold(ctx, billow.CreateHoldInput{Account: a.ID, AmountUcr: 8 * credit, ID: "call-2"}); billow.ErrorCode(err) != billow.CodeInsufficientCredits {
-			t.Fatalf("a hold beyond the buffer: %v; want insufficient_credits", err)
+		if _, _, err := env.DB.CreateHold(ctx, billow.CreateHoldInput{Account: a.ID, AmountUcr: 6 * credit, ID: "call-big"}); billow.ErrorCode(err) != billow.CodeInsufficientCredits {
+			t.Fatalf("a hold beyond the credits, within the buffer: %v; want insufficient_credits", err)
 		}
-		// The call ran over: 14 credits. The buffer pays down to -10; 1 is uncollected.
+		h := hold(t, env, billow.CreateHoldInput{Account: a.ID, AmountUcr: 5 * credit, ID: "call"})
+		wantWallet(t, env, a.ID, 0, 5*credit)
+		// The call ran over: 16 credits. The buffer pays 10 beyond the hold; 1 is uncollected.
 		h, _, err := env.DB.CaptureHold(ctx, billow.CaptureHoldInput{Hold: h.ID, AmountUcr: 16 * credit})
 		if err != nil || h.CapturedUcr != 15*credit || h.UncollectedUcr != credit {
 			t.Fatalf("capture: %+v, %v", h, err)
@@ -165,6 +167,7 @@ func TestHoldIdempotencyAndBadInput(t *testing.T) {
 			"negative":    {Account: a.ID, AmountUcr: -5, ID: "x"},
 			"no id":       {Account: a.ID, AmountUcr: 5},
 			"ttl too far": {Account: a.ID, AmountUcr: 5, ID: "x", TTLSeconds: 86401},
+			"a system id": {Account: a.ID, AmountUcr: 5, ID: billow.TransferIDSettle + first.ID},
 		} {
 			if _, _, err := env.DB.CreateHold(ctx, in); billow.ErrorCode(err) != billow.CodeValidationFailed {
 				t.Errorf("%s: %v; want validation_failed", name, err)

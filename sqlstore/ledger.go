@@ -412,7 +412,12 @@ func (db *DB) decideLedgerBatch(ctx context.Context, tx *sql.Tx, ops []*ledgerOp
 			hold = &billow.Hold{ID: billow.NewID(billow.PrefixHold, now), AccountID: op.accountID, AmountUcr: o.AmountUcr,
 				Status: billow.HoldActive, Description: o.Description, CreatedAt: now, ExpiresAt: now.Add(time.Duration(o.TTLSeconds) * time.Second)}
 			name := ledger.HoldAccount(hold.ID)
-			entries, err = ledger.Spend(w.grants, *od, w.overdraft, name, o.AmountUcr, nowMicros)
+			// A hold reserves credits the wallet has, never its grace buffer: the buffer is
+			// for what running work costs beyond its hold, charged at the capture. (Credits
+			// held from the buffer and later released would also come back as credits that
+			// no longer owe anything, if a grant had paid the buffer back meanwhile.)
+			noBuffer := ledger.Balance{Ucr: od.Ucr, FloorUcr: od.Ucr}
+			entries, err = ledger.Spend(w.grants, noBuffer, w.overdraft, name, o.AmountUcr, nowMicros)
 			if errors.Is(err, ledger.ErrInsufficient) {
 				insufficient(o.AmountUcr)
 				continue
@@ -544,9 +549,9 @@ func (op *ledgerOp) id() string {
 	case op.hold != nil:
 		return op.hold.ID
 	case op.settle != nil:
-		return "settle:" + op.settle.holdID
+		return billow.TransferIDSettle + op.settle.holdID
 	default:
-		return "expire:" + op.expire
+		return billow.TransferIDExpire + op.expire
 	}
 }
 

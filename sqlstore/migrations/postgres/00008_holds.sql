@@ -20,6 +20,8 @@ CREATE TABLE holds (
 CREATE INDEX holds_account ON holds (account_id, created_at);
 -- The expiry sweep reads the active holds due, and nothing else.
 CREATE INDEX holds_active_expiry ON holds (expires_at) WHERE status = 'active';
+-- A wallet sums its account's active holds, not every hold it ever had.
+CREATE INDEX holds_account_active ON holds (account_id) WHERE status = 'active';
 
 ALTER TABLE ledger_transfers ADD COLUMN hold_id TEXT NOT NULL DEFAULT '';
 
@@ -46,4 +48,5 @@ ALTER TABLE accounts DROP COLUMN included_credits_until;
 DROP INDEX grants_expiry_pending;
 ALTER TABLE grants DROP COLUMN expiry_pending;
 ALTER TABLE ledger_transfers DROP COLUMN hold_id;
+DROP INDEX holds_account_active;
 DROP TABLE holds;
