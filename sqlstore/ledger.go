@@ -668,19 +668,23 @@ func (db *DB) loadWallets(ctx context.Context, tx *sql.Tx, accountIDs map[string
 		idRows = append(idRows, []any{id})
 	}
 	set, args := db.rowSet(1, []rowSetColumn{{"id", "TEXT"}}, idRows)
-	extraRows := make([][]any, len(extraGrants)) // not nil: an empty set is "[]", never "null"
-	for i, id := range extraGrants {
-		extraRows[i] = []any{id}
+	args = append(args, now.UnixMicro())
+	live := `l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $` + strconv.Itoa(len(args)) + `)`
+	if len(extraGrants) > 0 {
+		// Grants a movement names are read whatever their balance or expiry: a hold gives
+		// credits back to the grants it took them from, and an expiry empties its grant.
+		// Only then: the plain condition keeps the planner on its index for spends.
+		extraRows := make([][]any, len(extraGrants))
+		for i, id := range extraGrants {
+			extraRows[i] = []any{id}
+		}
+		extraSet, extraArgs := db.rowSet(len(args)+1, []rowSetColumn{{"id", "TEXT"}}, extraRows)
+		args = append(args, extraArgs...)
+		live = `((` + live + `) OR g.id IN (SELECT id FROM ` + extraSet + ` AS x))`
 	}
-	extraSet, extraArgs := db.rowSet(len(args)+1, []rowSetColumn{{"id", "TEXT"}}, extraRows)
-	args = append(append(args, extraArgs...), now.UnixMicro())
-	// Grants a movement names are read whatever their balance or expiry: a hold gives
-	// credits back to the grants it took them from, and an expiry empties its grant.
 	res, err := tx.QueryContext(ctx, `SELECT g.id, g.account_id, g.kind, g.priority, COALESCE(g.expires_at, 0), g.created_at, l.balance_ucr
 		FROM grants g JOIN ledger_accounts l ON l.name = 'grant:' || g.id
-		WHERE g.account_id IN (SELECT id FROM `+set+` AS a)
-		  AND ((l.balance_ucr > 0 AND (g.expires_at IS NULL OR g.expires_at > $`+strconv.Itoa(len(args))+`))
-		       OR g.id IN (SELECT id FROM `+extraSet+` AS x))`, args...)
+		WHERE g.account_id IN (SELECT id FROM `+set+` AS a) AND `+live, args...)
 	if err != nil {
 		return nil, nil, err
 	}
