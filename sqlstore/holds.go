@@ -101,35 +101,28 @@ const sweepBatchMax = 500
 // returns how many it expired. Several processes may sweep at once: each hold expires
 // once.
 func (db *DB) ExpireHolds(ctx context.Context) (int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, account_id FROM holds WHERE status = 'active' AND expires_at <= $1
-		ORDER BY expires_at LIMIT $2`, db.now().UnixMicro(), sweepBatchMax)
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: expire holds: %w", err)
-	}
-	var ops []*ledgerOp
-	for rows.Next() {
-		var id, account string
-		if err := rows.Scan(&id, &account); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ops = append(ops, &ledgerOp{settle: &holdSettlement{holdID: id, to: billow.HoldExpired}, accountRef: account})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	return db.postAll(ctx, ops, billow.CodeHoldResolved)
+	return db.sweep(ctx, "expire holds", `SELECT id, account_id FROM holds WHERE status = 'active' AND expires_at <= $1
+		ORDER BY expires_at LIMIT $2`, billow.CodeHoldResolved, func(id, account string) *ledgerOp {
+		return &ledgerOp{settle: &holdSettlement{holdID: id, to: billow.HoldExpired}, accountRef: account}
+	})
 }
 
 // ExpireGrants moves what is left of up to sweepBatchMax grants past their expiry to the
 // expired ledger account, and returns how many grants it settled. Several processes may
 // sweep at once: each grant expires once.
 func (db *DB) ExpireGrants(ctx context.Context) (int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, account_id FROM grants WHERE expiry_pending AND expires_at <= $1
-		ORDER BY expires_at LIMIT $2`, db.now().UnixMicro(), sweepBatchMax)
+	return db.sweep(ctx, "expire grants", `SELECT id, account_id FROM grants WHERE expiry_pending AND expires_at <= $1
+		ORDER BY expires_at LIMIT $2`, "", func(id, account string) *ledgerOp {
+		return &ledgerOp{expire: id, accountRef: account}
+	})
+}
+
+// sweep reads up to sweepBatchMax (id, account) rows due at now by query ($1 now, $2 the
+// limit) and posts the movement op makes of each.
+func (db *DB) sweep(ctx context.Context, what, query, benign string, op func(id, account string) *ledgerOp) (int, error) {
+	rows, err := db.read.QueryContext(ctx, query, db.now().UnixMicro(), sweepBatchMax)
 	if err != nil {
-		return 0, fmt.Errorf("sqlstore: expire grants: %w", err)
+		return 0, fmt.Errorf("sqlstore: %s: %w", what, err)
 	}
 	var ops []*ledgerOp
 	for rows.Next() {
@@ -138,13 +131,13 @@ func (db *DB) ExpireGrants(ctx context.Context) (int, error) {
 			rows.Close()
 			return 0, err
 		}
-		ops = append(ops, &ledgerOp{expire: id, accountRef: account})
+		ops = append(ops, op(id, account))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	return db.postAll(ctx, ops, "")
+	return db.postAll(ctx, ops, benign)
 }
 
 // postAll posts movements concurrently, so that they share batches, and returns how
