@@ -1,5 +1,10 @@
 package billow
 
+import (
+	"slices"
+	"strings"
+)
+
 // CheckAction is what a platform asks Billow whether an account may do, before it does it.
 type CheckAction string
 
@@ -58,12 +63,12 @@ func (in *CheckInput) Validate() error {
 	if in.Account == "" {
 		errs.add("account", "is required")
 	}
-	known := false
-	for _, a := range CheckActions {
-		known = known || a == in.Action
-	}
-	if !known {
-		errs.add("action", "must be one of start_conversation, llm_call, deploy_app, create_app, ingest_bytes, workspace_seats, client_seats, concurrent_call_lines, phone_numbers; not %q", in.Action)
+	if !slices.Contains(CheckActions, in.Action) {
+		names := make([]string, len(CheckActions))
+		for i, a := range CheckActions {
+			names[i] = string(a)
+		}
+		errs.add("action", "must be one of %s; not %q", strings.Join(names, ", "), in.Action)
 	}
 	if in.Quantity < 0 || in.Quantity > CheckQuantityMax {
 		errs.add("quantity", "must be between 0 and %d", int64(CheckQuantityMax))

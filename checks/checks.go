@@ -97,7 +97,6 @@ type Checker struct {
 // so that a check reads it without a lock once it holds the pointer.
 type account struct {
 	id, externalID string
-	enterprise     bool
 	plan           *catalog.Plan // nil: no active plan
 	prepaid        bool          // the plan bills usage in credits
 	wallet         *billow.Wallet
@@ -115,10 +114,9 @@ type account struct {
 }
 
 type quota struct {
-	limit  catalog.Limit
-	meter  string
-	used   int64
-	readAt time.Time
+	limit catalog.Limit
+	meter string
+	used  int64
 }
 
 type loading struct {
@@ -292,7 +290,7 @@ func (c *Checker) load(ctx context.Context, ref string) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &account{id: acct.ID, externalID: acct.ExternalID, enterprise: acct.Type == billow.AccountEnterprise, wallet: w,
+	a := &account{id: acct.ID, externalID: acct.ExternalID, wallet: w,
 		apps: map[string]bool{}, loadedAt: now, seq: seq, lastQuotaCheck: &atomicTime{}}
 	if acct.Plan != "" {
 		if p, ok := cat.Plan(acct.Plan); ok {
@@ -351,7 +349,7 @@ func (c *Checker) readQuota(ctx context.Context, acct *billow.Account, q *quota,
 	if err != nil {
 		return err
 	}
-	q.used, q.readAt = 0, now
+	q.used = 0
 	for _, v := range res.Data {
 		q.used += v.Value.Decimal().IntPart()
 	}
