@@ -112,3 +112,17 @@ func (f fieldErrors) err() error {
 	}
 	return &Error{Kind: KindInvalid, Code: CodeValidationFailed, Message: "the request has invalid fields", Fields: f}
 }
+
+// appendFieldErrors adds the field errors of a nested input's Validate under a prefix.
+func appendFieldErrors(errs *fieldErrors, prefix string, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		if err != nil {
+			errs.add(prefix, "%s", err.Error())
+		}
+		return
+	}
+	for _, f := range e.Fields {
+		errs.add(prefix+"."+f.Field, "%s", f.Message)
+	}
+}

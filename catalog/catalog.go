@@ -94,6 +94,7 @@ type Catalog struct {
 	// for JPY): an amount in major units times 10^CurrencyDigits is minor units.
 	CurrencyDigits int64         `json:"currency_digits"`
 	Credits        Credits       `json:"credits"`
+	Billing        Billing       `json:"billing"`
 	Products       []Product     `json:"products"`
 	Entitlements   []Entitlement `json:"entitlements"`
 	Meters         []Meter       `json:"meters"`
@@ -114,6 +115,17 @@ type Credits struct {
 	PackagesCredits    []int64 `json:"packages_credits"`
 	PurchaseMinCredits int64   `json:"purchase_min_credits"`
 	PurchaseMaxCredits int64   `json:"purchase_max_credits"`
+}
+
+// Billing holds the catalog's dunning and payment terms.
+type Billing struct {
+	// RetryDays are the days after a failed renewal on which the charge is tried again.
+	RetryDays []int64 `json:"retry_days"`
+	// GracePeriodDays after a failed renewal the account is suspended if still unpaid.
+	GracePeriodDays int64 `json:"grace_period_days"`
+	// PaymentTermsDays is how long an open invoice waits for payment when auto-billing is
+	// off, before dunning treats it as a failed renewal.
+	PaymentTermsDays int64 `json:"payment_terms_days"`
 }
 
 // Product is something the operator sells (Automation AI, Contact Center AI).

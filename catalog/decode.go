@@ -19,7 +19,12 @@ const (
 	defaultIdleTimeoutMinutes      = 30
 	defaultHeartbeatTimeoutMinutes = 12 * 60
 	defaultMaxQuantity             = 1
+	defaultGracePeriodDays         = 7  // seed 000: services stop some days after a failed renewal
+	defaultPaymentTermsDays        = 14 // an open invoice is due two weeks after its date
 )
+
+// defaultRetryDays is the dunning schedule when the catalog gives none (issue: days 1, 3, 5, 7).
+var defaultRetryDays = []int64{1, 3, 5, 7}
 
 // catalog decodes the root mapping. Sections are decoded in dependency order, whatever
 // their order in the file, so that every reference can be checked against what it names
@@ -29,8 +34,8 @@ func (d *decoder) catalog(root *yaml.Node) *Catalog {
 	if !d.version(root) {
 		return nil
 	}
-	m, ok := d.fields(root, "", []string{"billow_catalog", "name", "currency", "credits", "products",
-		"entitlements", "meters", "plans", "add_ons", "provider_costs"},
+	m, ok := d.fields(root, "", []string{"billow_catalog", "name", "currency", "credits", "billing",
+		"products", "entitlements", "meters", "plans", "add_ons", "provider_costs"},
 		"billow_catalog", "name", "currency", "products", "plans")
 	if !ok {
 		return nil
@@ -48,6 +53,12 @@ func (d *decoder) catalog(root *yaml.Node) *Catalog {
 			"packages_credits", "purchase_min_credits", "purchase_max_credits"})
 	}
 	c.Credits = d.credits(credits)
+
+	var billing *mapping
+	if n, path := m.at("billing"); n != nil {
+		billing, _ = d.fields(n, path, []string{"retry_days", "grace_period_days", "payment_terms_days"})
+	}
+	c.Billing = d.billing(billing)
 
 	c.Products = []Product{}
 	if n, path := m.at("products"); n != nil {
@@ -255,6 +266,45 @@ func (d *decoder) credits(m *mapping) Credits {
 		})
 	}
 	return cr
+}
+
+// billing decodes the dunning and payment terms. Retry days count from the failed
+// renewal and strictly increase; the grace period must cover the last retry, so that no
+// retry falls on a suspended account.
+func (d *decoder) billing(m *mapping) Billing {
+	b := Billing{RetryDays: slices.Clone(defaultRetryDays), GracePeriodDays: defaultGracePeriodDays,
+		PaymentTermsDays: defaultPaymentTermsDays}
+	if m == nil {
+		return b
+	}
+	if n, path := m.at("retry_days"); n != nil {
+		b.RetryDays = []int64{}
+		d.sequence(n, path, RetriesMax, "RetriesMax", func(_ int, item *yaml.Node, p string) {
+			v, ok := d.integerNode(item, p, 1, GracePeriodDaysMax)
+			if !ok {
+				return
+			}
+			if last := len(b.RetryDays) - 1; last >= 0 && v <= b.RetryDays[last] {
+				d.addf(item, p, "retry days must increase (%d follows %d)", v, b.RetryDays[last])
+				return
+			}
+			b.RetryDays = append(b.RetryDays, v)
+		})
+	}
+	if v, ok := d.integer(m, "grace_period_days", 0, GracePeriodDaysMax); ok {
+		b.GracePeriodDays = v
+	}
+	if last := len(b.RetryDays) - 1; last >= 0 && b.RetryDays[last] > b.GracePeriodDays {
+		n, path := m.at("grace_period_days")
+		if n == nil {
+			n, path = m.at("retry_days")
+		}
+		d.addf(n, path, "the last retry (day %d) is after the grace period (%d days)", b.RetryDays[last], b.GracePeriodDays)
+	}
+	if v, ok := d.integer(m, "payment_terms_days", 0, GracePeriodDaysMax); ok {
+		b.PaymentTermsDays = v
+	}
+	return b
 }
 
 // wholeMinorUnits reports whether credits cost a whole number of minor units. Both

@@ -35,6 +35,11 @@ const (
 	UnitLengthBytesMax        = 32
 	FilterValueLengthBytesMax = 128
 
+	// RetriesMax bounds the dunning schedule; GracePeriodDaysMax the days an unpaid
+	// account keeps running (and the payment terms of an open invoice).
+	RetriesMax         = 16
+	GracePeriodDaysMax = 90
+
 	// TrialDaysMax is one year: a longer trial is a free plan.
 	TrialDaysMax = 365
 	// BlockMinutesMax and IdleTimeoutMinutesMax are one day: a longer block or silence

@@ -214,6 +214,7 @@ func TestDefaults(t *testing.T) {
 		FormatVersion: 1, Name: "Minimal", Currency: "EUR", CurrencyDigits: 2,
 		Credits: catalog.Credits{PerCurrencyUnit: 1000, GraceBufferCredits: 0, PackagesCredits: []int64{},
 			PurchaseMinCredits: 1000, PurchaseMaxCredits: 10_000_000},
+		Billing:      catalog.Billing{RetryDays: []int64{1, 3, 5, 7}, GracePeriodDays: 7, PaymentTermsDays: 14},
 		Products:     []catalog.Product{{Key: "bots", Name: "Bots"}},
 		Entitlements: []catalog.Entitlement{},
 		Meters: []catalog.Meter{
