@@ -50,8 +50,15 @@ type Account struct {
 	Plan           string            `json:"plan,omitempty"`
 	BillingContact BillingContact    `json:"billing_contact"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
+	// AutoBilling charges each renewal to the default payment method (seed 004); off,
+	// an open invoice waits for payment.
+	AutoBilling bool `json:"auto_billing"`
+	// TaxRate is a percentage as a decimal string ("8.25"), shown as its own invoice line.
+	TaxRate string `json:"tax_rate"`
+	// TestClock is the test clock the account's billing follows; "" for the real time.
+	TestClock string    `json:"test_clock,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // BillingContact is who invoices are addressed to.
@@ -86,6 +93,9 @@ type CreateAccountInput struct {
 	Plan           string            `json:"plan,omitempty" doc:"Plan key in the catalog."`
 	BillingContact BillingContact    `json:"billing_contact,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
+	AutoBilling    *bool             `json:"auto_billing,omitempty" doc:"Charge renewals to the default payment method; defaults to true."`
+	TaxRate        string            `json:"tax_rate,omitempty" doc:"Tax rate in percent, e.g. \"8.25\"; defaults to 0."`
+	TestClock      string            `json:"test_clock,omitempty" doc:"A test clock id: the account's billing follows it instead of the real time. Only at creation."`
 }
 
 // Normalize fills defaults that need no catalog and trims what users paste with spaces.
@@ -117,6 +127,12 @@ func (in *CreateAccountInput) Validate() error {
 	validateTimezone(&errs, "timezone", in.Timezone)
 	in.BillingContact.validate(&errs, "billing_contact")
 	validateMetadata(&errs, "metadata", in.Metadata)
+	if in.TaxRate != "" {
+		validateTaxRate(&errs, "tax_rate", in.TaxRate)
+	}
+	if in.TestClock != "" && !IsID(in.TestClock, PrefixTestClock) {
+		errs.add("test_clock", "must be a test clock id (%s…)", PrefixTestClock)
+	}
 	return errs.err()
 }
 
@@ -127,6 +143,8 @@ type UpdateAccountInput struct {
 	Timezone       *string           `json:"timezone,omitempty"`
 	BillingContact *BillingContact   `json:"billing_contact,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty" doc:"Replaces the metadata when given."`
+	AutoBilling    *bool             `json:"auto_billing,omitempty" doc:"Turn auto-billing on or off (seed 004, Settings)."`
+	TaxRate        *string           `json:"tax_rate,omitempty" doc:"Tax rate in percent for future invoices."`
 }
 
 // Validate reports every invalid field at once.
@@ -144,7 +162,63 @@ func (in *UpdateAccountInput) Validate() error {
 		in.BillingContact.validate(&errs, "billing_contact")
 	}
 	validateMetadata(&errs, "metadata", in.Metadata)
+	if in.TaxRate != nil {
+		validateTaxRate(&errs, "tax_rate", *in.TaxRate)
+	}
 	return errs.err()
+}
+
+// Tax rates are percentages written as decimal strings.
+const (
+	// TaxRateFractionDigitsMax is the most fractional digits a rate is written with
+	// ("8.2500", "7.1234"): a rate is then a whole number of ten-thousandths of a percent.
+	TaxRateFractionDigitsMax = 4
+	// TaxRatePercentMax is the highest rate.
+	TaxRatePercentMax = 100
+	// TaxRateScale is 10^TaxRateFractionDigitsMax: a rate times it is an integer.
+	TaxRateScale = 10_000
+)
+
+// ParseTaxRate returns a tax rate in ten-thousandths of a percent (8.25% is 82,500). A
+// rate is a decimal string such as "8.25" or "0", from 0 to 100, with at most four
+// fractional digits, no sign, no exponent, no spaces and no leading zero ("08.5"). The
+// empty string is not a rate: an account without tax has "0". The error is an
+// invalid-input *Error naming the field tax_rate.
+func ParseTaxRate(ratePercent string) (int64, error) {
+	whole, frac, hasPoint := strings.Cut(ratePercent, ".")
+	// An integer part of one to three digits without a leading zero (which also keeps
+	// the value far inside an int64), then one to four fractional digits after a point.
+	ok := len(whole) >= 1 && len(whole) <= 3 && allDigits(whole) &&
+		(whole == "0" || whole[0] != '0') &&
+		(!hasPoint || len(frac) >= 1 && len(frac) <= TaxRateFractionDigitsMax && allDigits(frac))
+	if !ok {
+		return 0, FieldErrorf(CodeValidationFailed, "tax_rate",
+			"must be a percentage such as 8.25, from 0 to %d with at most %d decimals, not %q",
+			TaxRatePercentMax, TaxRateFractionDigitsMax, ratePercent)
+	}
+	var rate int64
+	for _, c := range whole + frac + strings.Repeat("0", TaxRateFractionDigitsMax-len(frac)) {
+		rate = rate*10 + int64(c-'0')
+	}
+	if rate > TaxRatePercentMax*TaxRateScale {
+		return 0, FieldErrorf(CodeValidationFailed, "tax_rate", "must be at most %d%%, not %s%%", TaxRatePercentMax, ratePercent)
+	}
+	return rate, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func validateTaxRate(errs *fieldErrors, field, rate string) {
+	if _, err := ParseTaxRate(rate); err != nil {
+		errs.add(field, "%s", err.(*Error).Message)
+	}
 }
 
 // MigrateCatalogInput moves an account to another version of its catalog.

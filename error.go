@@ -9,13 +9,14 @@ import (
 type ErrorKind int
 
 const (
-	KindInternal     ErrorKind = iota // a fault of Billow or its dependencies; details are logged, not shown
-	KindInvalid                       // the input is wrong; nothing was written
-	KindNotFound                      // no such resource, or not visible to the caller
-	KindConflict                      // the input clashes with the stored state (duplicate, wrong state)
-	KindUnauthorized                  // no valid credential
-	KindTooLarge                      // a named limit on size was exceeded
-	KindUnavailable                   // a dependency is down; try again later
+	KindInternal        ErrorKind = iota // a fault of Billow or its dependencies; details are logged, not shown
+	KindInvalid                          // the input is wrong; nothing was written
+	KindNotFound                         // no such resource, or not visible to the caller
+	KindConflict                         // the input clashes with the stored state (duplicate, wrong state)
+	KindUnauthorized                     // no valid credential
+	KindTooLarge                         // a named limit on size was exceeded
+	KindUnavailable                      // a dependency is down; try again later
+	KindPaymentRequired                  // a payment was declined; nothing was activated
 )
 
 // Stable error codes. Clients match on these, never on messages; a code once published

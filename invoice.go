@@ -55,7 +55,6 @@ const (
 	LineUsageAdjustment InvoiceLineKind = "usage_adjustment" // late usage for a month already invoiced
 	LineCredits         InvoiceLineKind = "credits"          // a credit purchase
 	LineProration       InvoiceLineKind = "proration"        // a mid-cycle change, by the day
-	LineCreditBalance   InvoiceLineKind = "credit_balance"   // a credit owed to the account, taken off
 )
 
 // InvoiceLine is one line of an invoice. Amounts are in minor units of the invoice's
@@ -190,4 +189,6 @@ const (
 	CodeBillingInfoMissing   = "billing_info_missing" // the order needs a billing name and email
 	CodeTestClockMismatch    = "test_clock_mismatch"
 	CodeTestClockBackwards   = "test_clock_backwards"
+	// CodeConcurrentUpdate: another process changed the subscription or invoice first; read it again.
+	CodeConcurrentUpdate = "concurrent_update"
 )

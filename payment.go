@@ -359,3 +359,57 @@ type AdvanceTestClockInput struct {
 
 // TestClockAdvanceDaysMax bounds one advance: two years of renewals, dunning and upkeep.
 const TestClockAdvanceDaysMax = 731
+
+// PaymentAttemptStatus is how one payment attempt stands.
+type PaymentAttemptStatus string
+
+const (
+	// AttemptProcessing is recorded before the gateway is called; an attempt left in it
+	// (the process died) is looked up at the gateway, never charged again.
+	AttemptProcessing     PaymentAttemptStatus = "processing"
+	AttemptSucceeded      PaymentAttemptStatus = "succeeded"
+	AttemptDeclined       PaymentAttemptStatus = "declined"
+	AttemptRequiresAction PaymentAttemptStatus = "requires_action"
+	AttemptPending        PaymentAttemptStatus = "pending" // a wire transfer awaiting clearance
+	AttemptUnknown        PaymentAttemptStatus = "unknown" // the gateway did not answer
+)
+
+// Open reports whether the attempt has not reached an outcome yet.
+func (s PaymentAttemptStatus) Open() bool {
+	return s == AttemptProcessing || s == AttemptRequiresAction || s == AttemptPending || s == AttemptUnknown
+}
+
+// Payment is one attempt to pay an invoice. Its ID is the gateway's idempotency key.
+type Payment struct {
+	ID          string               `json:"id"`
+	Account     string               `json:"account"`
+	Invoice     string               `json:"invoice"`
+	Order       string               `json:"order,omitempty"`
+	Method      string               `json:"payment_method"`
+	AmountMinor int64                `json:"amount_minor"`
+	Currency    string               `json:"currency"`
+	Status      PaymentAttemptStatus `json:"status"`
+	Gateway     string               `json:"gateway"`
+	Reference   string               `json:"reference,omitempty"`
+	DeclineCode string               `json:"decline_code,omitempty"`
+	Message     string               `json:"message,omitempty"`
+	OTPAttempts int64                `json:"otp_attempts"`
+	CreatedAt   time.Time            `json:"created_at"`
+	UpdatedAt   time.Time            `json:"updated_at"`
+}
+
+// PrefixBillingEvent begins the id of a billing domain event.
+const PrefixBillingEvent = "evt_"
+
+// BillingEvent is a domain event of billing (subscription.renewed, invoice.paid, …),
+// written in the same transaction as the change it reports: the outbox emails and
+// webhooks are sent from.
+type BillingEvent struct {
+	Seq        int64          `json:"seq"`
+	ID         string         `json:"id"`
+	Account    string         `json:"account"`
+	Type       string         `json:"type"`
+	Subject    string         `json:"subject"` // the id of the subscription, invoice or order
+	Data       map[string]any `json:"data"`
+	OccurredAt time.Time      `json:"occurred_at"`
+}

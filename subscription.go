@@ -59,6 +59,13 @@ const (
 	SeatsConcurrent SeatMode = "concurrent"
 )
 
+// PendingChange is what a subscription becomes at its next renewal.
+type PendingChange struct {
+	Plan     string              `json:"plan"`
+	Interval string              `json:"interval"`
+	AddOns   []SubscriptionAddOn `json:"add_ons"`
+}
+
 // SubscriptionAddOn is an add-on on a subscription, in Quantity units.
 type SubscriptionAddOn struct {
 	AddOn    string `json:"add_on" maxLength:"64"`
@@ -90,10 +97,9 @@ type Subscription struct {
 	TrialEnd           *time.Time `json:"trial_end,omitempty"`
 	// CancelAtPeriodEnd ends the subscription when the current period ends.
 	CancelAtPeriodEnd bool `json:"cancel_at_period_end"`
-	// PendingPlan and PendingInterval take effect at the end of the current period (a
-	// downgrade); empty when none.
-	PendingPlan     string `json:"pending_plan,omitempty"`
-	PendingInterval string `json:"pending_interval,omitempty"`
+	// Pending is a change that takes effect when the current period ends (a downgrade, an
+	// interval change); nil when none.
+	Pending *PendingChange `json:"pending_change,omitempty"`
 	// PastDueSince is when the unpaid renewal failed; NextRetryAt the next attempt;
 	// RetryCount the attempts made after the first.
 	PastDueSince *time.Time `json:"past_due_since,omitempty"`
@@ -101,12 +107,9 @@ type Subscription struct {
 	RetryCount   int64      `json:"retry_count"`
 	// SuspendAt is when a past-due subscription is suspended if still unpaid.
 	SuspendAt *time.Time `json:"suspend_at,omitempty"`
-	// CreditBalanceMinor is owed back to the account (a proration credit), in minor units;
-	// the next invoice takes it off its total.
-	CreditBalanceMinor int64      `json:"credit_balance_minor"`
-	EndedAt            *time.Time `json:"ended_at,omitempty"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 	// Version increases with every change; writers compare it so that two processes
 	// never apply the same transition twice.
 	Version int64 `json:"version"`

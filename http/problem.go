@@ -52,13 +52,14 @@ var statusCodes = map[int]string{
 
 // kindStatus is the HTTP status of each kind of domain error.
 var kindStatus = map[billow.ErrorKind]int{
-	billow.KindInternal:     http.StatusInternalServerError,
-	billow.KindInvalid:      http.StatusUnprocessableEntity,
-	billow.KindNotFound:     http.StatusNotFound,
-	billow.KindConflict:     http.StatusConflict,
-	billow.KindUnauthorized: http.StatusUnauthorized,
-	billow.KindTooLarge:     http.StatusRequestEntityTooLarge,
-	billow.KindUnavailable:  http.StatusServiceUnavailable,
+	billow.KindInternal:        http.StatusInternalServerError,
+	billow.KindInvalid:         http.StatusUnprocessableEntity,
+	billow.KindNotFound:        http.StatusNotFound,
+	billow.KindConflict:        http.StatusConflict,
+	billow.KindPaymentRequired: http.StatusPaymentRequired,
+	billow.KindUnauthorized:    http.StatusUnauthorized,
+	billow.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	billow.KindUnavailable:     http.StatusServiceUnavailable,
 }
 
 func init() {

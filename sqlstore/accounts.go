@@ -15,7 +15,7 @@ import (
 )
 
 const accountColumns = `id, external_id, name, type, currency, timezone, catalog, catalog_version, plan,
-	billing_contact, metadata, created_at, updated_at`
+	billing_contact, metadata, created_at, updated_at, auto_billing, tax_rate, COALESCE(test_clock_id, '')`
 
 // AccountFilter narrows a list of accounts.
 type AccountFilter struct {
@@ -56,6 +56,10 @@ func (db *DB) CreateAccount(ctx context.Context, in billow.CreateAccountInput) (
 		ID: billow.NewID(billow.PrefixAccount, now), ExternalID: in.ExternalID, Name: in.Name, Type: in.Type,
 		Currency: in.Currency, Timezone: in.Timezone, Catalog: in.Catalog, CatalogVersion: ver.Version, Plan: in.Plan,
 		BillingContact: in.BillingContact, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
+		AutoBilling: in.AutoBilling == nil || *in.AutoBilling, TaxRate: in.TaxRate, TestClock: in.TestClock,
+	}
+	if a.TaxRate == "" {
+		a.TaxRate = "0"
 	}
 	contact, metadata, err := accountJSON(a)
 	if err != nil {
@@ -63,10 +67,12 @@ func (db *DB) CreateAccount(ctx context.Context, in billow.CreateAccountInput) (
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		// A new account has no usage, so its day cells are complete from the start.
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`, usage_days_zone)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $6)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, external_id, name, type, currency, timezone,
+			catalog, catalog_version, plan, billing_contact, metadata, created_at, updated_at, usage_days_zone,
+			auto_billing, tax_rate, test_clock_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $6, $14, $15, $16)`,
 			a.ID, a.ExternalID, a.Name, string(a.Type), a.Currency, a.Timezone, a.Catalog, a.CatalogVersion, a.Plan,
-			contact, metadata, billow.TimeMicros(now), billow.TimeMicros(now))
+			contact, metadata, billow.TimeMicros(now), billow.TimeMicros(now), a.AutoBilling, a.TaxRate, nullString(a.TestClock))
 		return err
 	})
 	if isUniqueViolation(err) {
@@ -136,13 +142,20 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 		if in.Metadata != nil {
 			a.Metadata = in.Metadata
 		}
+		if in.AutoBilling != nil {
+			a.AutoBilling = *in.AutoBilling
+		}
+		if in.TaxRate != nil {
+			a.TaxRate = *in.TaxRate
+		}
 		a.UpdatedAt = db.now()
 		contact, metadata, err := accountJSON(a)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET name = $2, timezone = $3, billing_contact = $4, metadata = $5, updated_at = $6
-			WHERE id = $1`, a.ID, a.Name, a.Timezone, contact, metadata, billow.TimeMicros(a.UpdatedAt))
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET name = $2, timezone = $3, billing_contact = $4, metadata = $5, updated_at = $6,
+			auto_billing = $7, tax_rate = $8 WHERE id = $1`, a.ID, a.Name, a.Timezone, contact, metadata, billow.TimeMicros(a.UpdatedAt),
+			a.AutoBilling, a.TaxRate)
 		if err != nil {
 			return err
 		}
@@ -268,7 +281,7 @@ func scanAccount(s scanner) (*billow.Account, error) {
 		created, updated   int64
 	)
 	err := s.Scan(&a.ID, &a.ExternalID, &a.Name, &typ, &a.Currency, &a.Timezone, &a.Catalog, &a.CatalogVersion, &a.Plan,
-		&contact, &meta, &created, &updated)
+		&contact, &meta, &created, &updated, &a.AutoBilling, &a.TaxRate, &a.TestClock)
 	if err != nil {
 		return nil, err
 	}

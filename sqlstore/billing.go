@@ -1,0 +1,792 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/billowhq/billow"
+)
+
+// Billing storage: subscriptions, payment methods, invoices, orders, payments, test clocks
+// and billing events. The billing service decides; the store reads and commits each
+// decision whole in one transaction (WriteBilling), refusing a write made from a stale
+// read, so that two processes never apply the same transition twice.
+
+const invoiceNumberScope = "operator"
+
+// InvoiceNumberFormat turns the gapless counter into an invoice number.
+const InvoiceNumberFormat = "INV-%06d"
+
+// --- test clocks ---
+
+// CreateTestClock stores a new test clock.
+func (db *DB) CreateTestClock(ctx context.Context, in billow.CreateTestClockInput) (*billow.TestClock, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	now := db.now()
+	c := &billow.TestClock{ID: billow.NewID(billow.PrefixTestClock, now), Name: strings.TrimSpace(in.Name),
+		FrozenTime: in.FrozenTime.UTC().Truncate(time.Microsecond), CreatedAt: now}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO test_clocks (id, name, frozen_time, created_at) VALUES ($1, $2, $3, $4)`,
+		c.ID, c.Name, billow.TimeMicros(c.FrozenTime), billow.TimeMicros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: create test clock: %w", err)
+	}
+	return c, nil
+}
+
+// TestClock returns a test clock.
+func (db *DB) TestClock(ctx context.Context, id string) (*billow.TestClock, error) {
+	var c billow.TestClock
+	var frozen, created int64
+	err := db.read.QueryRowContext(ctx, `SELECT id, name, frozen_time, created_at FROM test_clocks WHERE id = $1`, id).
+		Scan(&c.ID, &c.Name, &frozen, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("test clock", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: test clock: %w", err)
+	}
+	c.FrozenTime, c.CreatedAt = billow.FromMicros(frozen), billow.FromMicros(created)
+	return &c, nil
+}
+
+// SetTestClockTime moves a test clock to t, forward only.
+//
+// Errors: not_found, test_clock_backwards.
+func (db *DB) SetTestClockTime(ctx context.Context, id string, t time.Time) (*billow.TestClock, error) {
+	t = t.UTC().Truncate(time.Microsecond)
+	res, err := db.write.ExecContext(ctx, `UPDATE test_clocks SET frozen_time = $2 WHERE id = $1 AND frozen_time <= $2`, id, billow.TimeMicros(t))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: advance test clock: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		c, err := db.TestClock(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return nil, billow.FieldErrorf(billow.CodeTestClockBackwards, "frozen_time", "the test clock is at %s; it only moves forward", c.FrozenTime.Format(time.RFC3339))
+	}
+	return db.TestClock(ctx, id)
+}
+
+// TestClockAccounts returns the ids of the accounts on a test clock.
+func (db *DB) TestClockAccounts(ctx context.Context, id string) ([]string, error) {
+	return db.strings(ctx, `SELECT id FROM accounts WHERE test_clock_id = $1 ORDER BY id`, id)
+}
+
+func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// --- subscriptions ---
+
+const subscriptionColumns = `id, account_id, plan, interval, add_ons, seats, status, anchor_at, current_period_start,
+	current_period_end, trial_end, cancel_at_period_end, pending_change, past_due_since, next_retry_at, retry_count,
+	suspend_at, ended_at, created_at, updated_at, version`
+
+func scanSubscription(s scanner) (*billow.Subscription, error) {
+	var (
+		sub                                              billow.Subscription
+		addOns, seats, status                            string
+		pending                                          sql.NullString
+		anchor, start, end, created, updated             int64
+		trialEnd, pastDue, nextRetry, suspendAt, endedAt sql.NullInt64
+	)
+	err := s.Scan(&sub.ID, &sub.Account, &sub.Plan, &sub.Interval, &addOns, &seats, &status, &anchor, &start, &end,
+		&trialEnd, &sub.CancelAtPeriodEnd, &pending, &pastDue, &nextRetry, &sub.RetryCount, &suspendAt, &endedAt,
+		&created, &updated, &sub.Version)
+	if err != nil {
+		return nil, err
+	}
+	sub.Status = billow.SubscriptionStatus(status)
+	sub.AnchorAt, sub.CurrentPeriodStart, sub.CurrentPeriodEnd = billow.FromMicros(anchor), billow.FromMicros(start), billow.FromMicros(end)
+	sub.CreatedAt, sub.UpdatedAt = billow.FromMicros(created), billow.FromMicros(updated)
+	sub.TrialEnd, sub.PastDueSince, sub.NextRetryAt = optTime(trialEnd), optTime(pastDue), optTime(nextRetry)
+	sub.SuspendAt, sub.EndedAt = optTime(suspendAt), optTime(endedAt)
+	if err := json.Unmarshal([]byte(addOns), &sub.AddOns); err != nil {
+		return nil, fmt.Errorf("sqlstore: subscription %s add-ons: %w", sub.ID, err)
+	}
+	if err := json.Unmarshal([]byte(seats), &sub.Seats); err != nil {
+		return nil, fmt.Errorf("sqlstore: subscription %s seats: %w", sub.ID, err)
+	}
+	if pending.Valid {
+		sub.Pending = &billow.PendingChange{}
+		if err := json.Unmarshal([]byte(pending.String), sub.Pending); err != nil {
+			return nil, fmt.Errorf("sqlstore: subscription %s pending change: %w", sub.ID, err)
+		}
+	}
+	return &sub, nil
+}
+
+func optTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := billow.FromMicros(v.Int64)
+	return &t
+}
+
+func optMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: billow.TimeMicros(*t), Valid: true}
+}
+
+// Subscription returns a subscription by id.
+func (db *DB) Subscription(ctx context.Context, id string) (*billow.Subscription, error) {
+	sub, err := scanSubscription(db.read.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("subscription", id)
+	}
+	return sub, err
+}
+
+// LiveSubscription returns the account's subscription that has not ended.
+//
+// Errors: no_subscription (KindNotFound) when the account has none.
+func (db *DB) LiveSubscription(ctx context.Context, accountID string) (*billow.Subscription, error) {
+	sub, err := scanSubscription(db.read.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE account_id = $1 AND status NOT IN ('canceled', 'expired')`, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.Errorf(billow.KindNotFound, billow.CodeNoSubscription, "the account has no subscription")
+	}
+	return sub, err
+}
+
+// Subscriptions returns all of an account's subscriptions, newest first.
+func (db *DB) Subscriptions(ctx context.Context, accountID string) ([]*billow.Subscription, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE account_id = $1 ORDER BY id DESC`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: subscriptions: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.Subscription{}
+	for rows.Next() {
+		s, err := scanSubscription(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DueSubscriptions returns up to limit ids of subscriptions with work due at or before
+// now, oldest due first. Accounts on a test clock are left out: their clock moves them.
+func (db *DB) DueSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return db.strings(ctx, `SELECT s.id FROM subscriptions s JOIN accounts a ON a.id = s.account_id
+		WHERE s.next_action_at <= $1 AND a.test_clock_id IS NULL ORDER BY s.next_action_at, s.id LIMIT $2`,
+		billow.TimeMicros(now), limit)
+}
+
+// --- payment methods ---
+
+const paymentMethodColumns = `id, account_id, kind, gateway, token, brand, last4, exp_month, exp_year, holder_name,
+	paypal_email, is_default, created_at`
+
+func scanPaymentMethod(s scanner) (*billow.PaymentMethod, error) {
+	var m billow.PaymentMethod
+	var kind string
+	var created int64
+	if err := s.Scan(&m.ID, &m.Account, &kind, &m.Gateway, &m.Token, &m.Brand, &m.Last4, &m.ExpMonth, &m.ExpYear,
+		&m.HolderName, &m.PayPalEmail, &m.Default, &created); err != nil {
+		return nil, err
+	}
+	m.Kind = billow.PaymentMethodKind(kind)
+	m.CreatedAt = billow.FromMicros(created)
+	return &m, nil
+}
+
+// AddPaymentMethod stores a tokenized payment method. The first method of an account,
+// or one asked to be, becomes the default.
+//
+// Errors: validation_failed (too many methods).
+func (db *DB) AddPaymentMethod(ctx context.Context, m *billow.PaymentMethod) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := db.lockAccount(ctx, tx, m.Account); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM payment_methods WHERE account_id = $1 AND removed_at IS NULL`, m.Account).Scan(&n); err != nil {
+			return err
+		}
+		if n >= billow.PaymentMethodsPerAccountMax {
+			return billow.Errorf(billow.KindInvalid, billow.CodeValidationFailed, "an account has at most %d payment methods; remove one first", billow.PaymentMethodsPerAccountMax)
+		}
+		if n == 0 {
+			m.Default = true
+		}
+		if m.Default {
+			if _, err := tx.ExecContext(ctx, `UPDATE payment_methods SET is_default = $2 WHERE account_id = $1`, m.Account, false); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO payment_methods (`+paymentMethodColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			m.ID, m.Account, string(m.Kind), m.Gateway, m.Token, m.Brand, m.Last4, m.ExpMonth, m.ExpYear, m.HolderName,
+			m.PayPalEmail, m.Default, billow.TimeMicros(m.CreatedAt))
+		return err
+	})
+}
+
+// PaymentMethods returns an account's payment methods, default first.
+func (db *DB) PaymentMethods(ctx context.Context, accountID string) ([]*billow.PaymentMethod, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+paymentMethodColumns+` FROM payment_methods
+		WHERE account_id = $1 AND removed_at IS NULL ORDER BY is_default DESC, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: payment methods: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.PaymentMethod{}
+	for rows.Next() {
+		m, err := scanPaymentMethod(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// PaymentMethod returns one of an account's payment methods.
+func (db *DB) PaymentMethod(ctx context.Context, accountID, id string) (*billow.PaymentMethod, error) {
+	m, err := scanPaymentMethod(db.read.QueryRowContext(ctx, `SELECT `+paymentMethodColumns+` FROM payment_methods
+		WHERE account_id = $1 AND id = $2 AND removed_at IS NULL`, accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("payment method", id)
+	}
+	return m, err
+}
+
+// DefaultPaymentMethod returns the account's default payment method.
+//
+// Errors: payment_method_missing (KindConflict) when it has none.
+func (db *DB) DefaultPaymentMethod(ctx context.Context, accountID string) (*billow.PaymentMethod, error) {
+	m, err := scanPaymentMethod(db.read.QueryRowContext(ctx, `SELECT `+paymentMethodColumns+` FROM payment_methods
+		WHERE account_id = $1 AND is_default = $2 AND removed_at IS NULL`, accountID, true))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.Errorf(billow.KindConflict, billow.CodePaymentMethodMissing, "the account has no default payment method")
+	}
+	return m, err
+}
+
+// --- invoices ---
+
+const invoiceColumns = `id, COALESCE(number, ''), order_id, account_id, subscription_id, status, currency, currency_digits,
+	billing_date, due_at, period_start, period_end, lines, subtotal, tax_rate, tax, total, bill_to, account_name, hidden,
+	payment_method, payment_status, finalized_at, paid_at, hash, created_at`
+
+func scanInvoice(s scanner) (*billow.Invoice, error) {
+	var (
+		inv                                 billow.Invoice
+		status, lines, billTo, payStatus    string
+		billing, due, pstart, pend, created int64
+		finalized, paid                     sql.NullInt64
+	)
+	err := s.Scan(&inv.ID, &inv.Number, &inv.OrderID, &inv.Account, &inv.Subscription, &status, &inv.Currency,
+		&inv.CurrencyDigits, &billing, &due, &pstart, &pend, &lines, &inv.SubtotalMinor, &inv.TaxRate, &inv.TaxMinor,
+		&inv.TotalMinor, &billTo, &inv.AccountName, &inv.Hidden, &inv.PaymentMethod, &payStatus, &finalized, &paid,
+		&inv.Hash, &created)
+	if err != nil {
+		return nil, err
+	}
+	inv.Status, inv.PaymentStatus = billow.InvoiceStatus(status), billow.PaymentStatus(payStatus)
+	inv.BillingDate, inv.DueAt = billow.FromMicros(billing), billow.FromMicros(due)
+	inv.PeriodStart, inv.PeriodEnd, inv.CreatedAt = billow.FromMicros(pstart), billow.FromMicros(pend), billow.FromMicros(created)
+	inv.FinalizedAt, inv.PaidAt = optTime(finalized), optTime(paid)
+	if err := json.Unmarshal([]byte(lines), &inv.Lines); err != nil {
+		return nil, fmt.Errorf("sqlstore: invoice %s lines: %w", inv.ID, err)
+	}
+	if err := json.Unmarshal([]byte(billTo), &inv.BillTo); err != nil {
+		return nil, fmt.Errorf("sqlstore: invoice %s bill-to: %w", inv.ID, err)
+	}
+	// A finalized invoice is frozen: its content must still hash to what finalization stored.
+	if inv.Number != "" && inv.ContentHash() != inv.Hash {
+		return nil, billow.Errorf(billow.KindInternal, billow.CodeInvoiceTampered, "invoice %s no longer matches the hash stored at finalization", inv.ID)
+	}
+	return &inv, nil
+}
+
+// Invoice returns an invoice by id, checking a finalized one against its hash.
+//
+// Errors: not_found, invoice_tampered.
+func (db *DB) Invoice(ctx context.Context, id string) (*billow.Invoice, error) {
+	inv, err := scanInvoice(db.read.QueryRowContext(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("invoice", id)
+	}
+	return inv, err
+}
+
+// InvoiceFilter selects an account's invoices.
+type InvoiceFilter struct {
+	AccountID string
+	// IncludeHidden lists enterprise invoices too: for the operator only.
+	IncludeHidden bool
+	// IncludeDrafts lists drafts (orders awaiting payment) too.
+	IncludeDrafts bool
+	// From and To bound the billing date, [From, To); zero means unbounded.
+	From, To time.Time
+	// Limit caps the number returned; 0 is InvoicesListMax.
+	Limit int
+}
+
+// InvoicesListMax bounds one list of invoices.
+const InvoicesListMax = 10_000
+
+// Invoices returns an account's invoices in chronological order (seed 000: oldest first).
+func (db *DB) Invoices(ctx context.Context, f InvoiceFilter) ([]*billow.Invoice, error) {
+	q := `SELECT ` + invoiceColumns + ` FROM invoices WHERE account_id = $1`
+	args := []any{f.AccountID}
+	if !f.IncludeHidden {
+		args = append(args, false)
+		q += fmt.Sprintf(` AND hidden = $%d`, len(args))
+	}
+	if !f.IncludeDrafts {
+		q += ` AND status <> 'draft'`
+	}
+	if !f.From.IsZero() {
+		args = append(args, billow.TimeMicros(f.From))
+		q += fmt.Sprintf(` AND billing_date >= $%d`, len(args))
+	}
+	if !f.To.IsZero() {
+		args = append(args, billow.TimeMicros(f.To))
+		q += fmt.Sprintf(` AND billing_date < $%d`, len(args))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > InvoicesListMax {
+		limit = InvoicesListMax
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY billing_date, id LIMIT $%d`, len(args))
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: invoices: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.Invoice{}
+	for rows.Next() {
+		inv, err := scanInvoice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// OutstandingInvoices returns the account's open invoices, oldest first.
+func (db *DB) OutstandingInvoices(ctx context.Context, accountID string) ([]*billow.Invoice, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE account_id = $1 AND status = 'open'
+		ORDER BY billing_date, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open invoices: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.Invoice{}
+	for rows.Next() {
+		inv, err := scanInvoice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// BilledUsage returns what postpaid usage the account has been invoiced so far, by
+// line ref ("usage:2026-10:<rate key>").
+func (db *DB) BilledUsage(ctx context.Context, accountID string) (map[string]int64, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT ref, amount_minor FROM billed_usage WHERE account_id = $1`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: billed usage: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var ref string
+		var amount int64
+		if err := rows.Scan(&ref, &amount); err != nil {
+			return nil, err
+		}
+		out[ref] = amount
+	}
+	return out, rows.Err()
+}
+
+// --- orders and payments ---
+
+const orderColumns = `id, account_id, kind, status, invoice_id, payment_method, amount, currency, action, approve_url,
+	failure_code, failure_message, created_at, completed_at`
+
+func scanOrder(s scanner) (*billow.Order, error) {
+	var o billow.Order
+	var kind, status, action string
+	var created int64
+	var completed sql.NullInt64
+	if err := s.Scan(&o.ID, &o.Account, &kind, &status, &o.Invoice, &o.PaymentMethod, &o.AmountMinor, &o.Currency,
+		&action, &o.ApproveURL, &o.FailureCode, &o.FailureMessage, &created, &completed); err != nil {
+		return nil, err
+	}
+	o.Kind, o.Status, o.Action = billow.OrderKind(kind), billow.OrderStatus(status), billow.ActionKind(action)
+	o.CreatedAt, o.CompletedAt = billow.FromMicros(created), optTime(completed)
+	return &o, nil
+}
+
+// Order returns an order and the request it was submitted with.
+func (db *DB) Order(ctx context.Context, id string) (*billow.Order, []byte, error) {
+	var request string
+	row := db.read.QueryRowContext(ctx, `SELECT `+orderColumns+`, request FROM orders WHERE id = $1`, id)
+	o, err := scanOrder(scannerFunc(func(dest ...any) error { return row.Scan(append(dest, &request)...) }))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, billow.NotFound("order", id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, []byte(request), nil
+}
+
+// Orders returns an account's orders, newest first.
+func (db *DB) Orders(ctx context.Context, accountID string, limit int) ([]*billow.Order, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: orders: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+type scannerFunc func(dest ...any) error
+
+func (f scannerFunc) Scan(dest ...any) error { return f(dest...) }
+
+const paymentColumns = `id, account_id, invoice_id, order_id, method_id, amount, currency, status, gateway, reference,
+	decline_code, message, otp_attempts, created_at, updated_at`
+
+func scanPayment(s scanner) (*billow.Payment, error) {
+	var p billow.Payment
+	var status string
+	var created, updated int64
+	if err := s.Scan(&p.ID, &p.Account, &p.Invoice, &p.Order, &p.Method, &p.AmountMinor, &p.Currency, &status, &p.Gateway,
+		&p.Reference, &p.DeclineCode, &p.Message, &p.OTPAttempts, &created, &updated); err != nil {
+		return nil, err
+	}
+	p.Status = billow.PaymentAttemptStatus(status)
+	p.CreatedAt, p.UpdatedAt = billow.FromMicros(created), billow.FromMicros(updated)
+	return &p, nil
+}
+
+// Payments returns the payment attempts of an invoice, oldest first.
+func (db *DB) Payments(ctx context.Context, invoiceID string) ([]*billow.Payment, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE invoice_id = $1 ORDER BY id`, invoiceID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: payments: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.Payment{}
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Payment returns a payment attempt.
+func (db *DB) Payment(ctx context.Context, id string) (*billow.Payment, error) {
+	p, err := scanPayment(db.read.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, billow.NotFound("payment", id)
+	}
+	return p, err
+}
+
+// BillingEvents returns up to limit of an account's billing events after seq, in order;
+// with accountID "" those of every account.
+func (db *DB) BillingEvents(ctx context.Context, accountID string, afterSeq int64, limit int) ([]*billow.BillingEvent, error) {
+	q := `SELECT seq, id, account_id, type, subject, data, occurred_at FROM billing_events WHERE seq > $1`
+	args := []any{afterSeq, limit}
+	if accountID != "" {
+		q += ` AND account_id = $3`
+		args = append(args, accountID)
+	}
+	rows, err := db.read.QueryContext(ctx, q+` ORDER BY seq LIMIT $2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: billing events: %w", err)
+	}
+	defer rows.Close()
+	out := []*billow.BillingEvent{}
+	for rows.Next() {
+		var e billow.BillingEvent
+		var data string
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Account, &e.Type, &e.Subject, &data, &at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+			return nil, fmt.Errorf("sqlstore: billing event %s: %w", e.ID, err)
+		}
+		e.OccurredAt = billow.FromMicros(at)
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}
+
+// --- the unit of work ---
+
+func stale(what, id string) error {
+	return billow.Errorf(billow.KindConflict, billow.CodeConcurrentUpdate, "%s %s was changed by another request; read it again", what, id)
+}
+
+// WriteBilling commits w in one transaction. Finalized invoices get gapless numbers from
+// one counter, taken in the same transaction.
+//
+// Errors: concurrent_update (a stale subscription, invoice, order or payment, or an
+// invoice for the same cycle already written), subscription_exists.
+func (db *DB) WriteBilling(ctx context.Context, w *billow.BillingWrite) error {
+	now := db.now()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if s := w.Subscription; s != nil {
+			if err := db.writeSubscription(ctx, tx, s, w.NewSubscription, w.NextActionAt); err != nil {
+				return err
+			}
+		}
+		if w.AccountPlan != nil && w.Subscription != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET plan = $2, updated_at = $3 WHERE id = $1`,
+				w.Subscription.Account, *w.AccountPlan, billow.TimeMicros(now)); err != nil {
+				return err
+			}
+		}
+		for _, iw := range w.Invoices {
+			if err := db.writeInvoice(ctx, tx, iw, now); err != nil {
+				return err
+			}
+		}
+		for _, ow := range w.Orders {
+			if err := db.writeOrder(ctx, tx, ow); err != nil {
+				return err
+			}
+		}
+		for _, pw := range w.Payments {
+			if err := db.writePayment(ctx, tx, pw); err != nil {
+				return err
+			}
+		}
+		for ref, amount := range w.BilledUsage {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO billed_usage (account_id, ref, amount_minor) VALUES ($1, $2, $3)
+				ON CONFLICT (account_id, ref) DO UPDATE SET amount_minor = billed_usage.amount_minor + excluded.amount_minor`,
+				w.Subscription.Account, ref, amount); err != nil {
+				return err
+			}
+		}
+		for _, e := range w.Events {
+			if e.ID == "" {
+				e.ID = billow.NewID(billow.PrefixBillingEvent, now)
+			}
+			data, err := json.Marshal(e.Data)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO billing_events (id, account_id, type, subject, data, occurred_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Account, e.Type, e.Subject, string(data), billow.TimeMicros(e.OccurredAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if isUniqueViolation(err) {
+		if w.NewSubscription {
+			return billow.Errorf(billow.KindConflict, billow.CodeSubscriptionExists, "the account already has a subscription")
+		}
+		return stale("billing state of account", accountOf(w))
+	}
+	return err
+}
+
+func accountOf(w *billow.BillingWrite) string {
+	if w.Subscription != nil {
+		return w.Subscription.Account
+	}
+	for _, iw := range w.Invoices {
+		return iw.Invoice.Account
+	}
+	return ""
+}
+
+func (db *DB) writeSubscription(ctx context.Context, tx *sql.Tx, s *billow.Subscription, insert bool, next *time.Time) error {
+	addOns, err := json.Marshal(s.AddOns)
+	if err != nil {
+		return err
+	}
+	seats, err := json.Marshal(s.Seats)
+	if err != nil {
+		return err
+	}
+	var pending sql.NullString
+	if s.Pending != nil {
+		b, err := json.Marshal(s.Pending)
+		if err != nil {
+			return err
+		}
+		pending = sql.NullString{String: string(b), Valid: true}
+	}
+	args := []any{s.ID, s.Account, s.Plan, s.Interval, string(addOns), string(seats), string(s.Status),
+		billow.TimeMicros(s.AnchorAt), billow.TimeMicros(s.CurrentPeriodStart), billow.TimeMicros(s.CurrentPeriodEnd),
+		optMicros(s.TrialEnd), s.CancelAtPeriodEnd, pending, optMicros(s.PastDueSince), optMicros(s.NextRetryAt),
+		s.RetryCount, optMicros(s.SuspendAt), optMicros(s.EndedAt), billow.TimeMicros(s.CreatedAt),
+		billow.TimeMicros(s.UpdatedAt), s.Version, optMicros(next)}
+	if insert {
+		_, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`, next_action_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, args...)
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET plan = $3, interval = $4, add_ons = $5, seats = $6,
+		status = $7, anchor_at = $8, current_period_start = $9, current_period_end = $10, trial_end = $11,
+		cancel_at_period_end = $12, pending_change = $13, past_due_since = $14, next_retry_at = $15, retry_count = $16,
+		suspend_at = $17, ended_at = $18, created_at = $19, updated_at = $20, version = $21, next_action_at = $22
+		WHERE id = $1 AND account_id = $2 AND version = $21 - 1`, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return stale("subscription", s.ID)
+	}
+	return nil
+}
+
+func (db *DB) writeInvoice(ctx context.Context, tx *sql.Tx, iw billow.InvoiceWrite, now time.Time) error {
+	inv := iw.Invoice
+	if iw.Finalize {
+		var last int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO invoice_counters (scope, last) VALUES ($1, 1)
+			ON CONFLICT (scope) DO UPDATE SET last = invoice_counters.last + 1 RETURNING last`, invoiceNumberScope).Scan(&last)
+		if err != nil {
+			return fmt.Errorf("sqlstore: invoice number: %w", err)
+		}
+		inv.Number = fmt.Sprintf(InvoiceNumberFormat, last)
+		t := now
+		if inv.FinalizedAt != nil {
+			t = *inv.FinalizedAt
+		}
+		inv.FinalizedAt = &t
+		inv.Hash = inv.ContentHash()
+	}
+	lines, err := json.Marshal(inv.Lines)
+	if err != nil {
+		return err
+	}
+	billTo, err := json.Marshal(inv.BillTo)
+	if err != nil {
+		return err
+	}
+	number := sql.NullString{String: inv.Number, Valid: inv.Number != ""}
+	if iw.Insert {
+		_, err := tx.ExecContext(ctx, `INSERT INTO invoices (id, number, order_id, account_id, subscription_id, status, currency,
+			currency_digits, billing_date, due_at, period_start, period_end, lines, subtotal, tax_rate, tax, total, bill_to,
+			account_name, hidden, payment_method, payment_status, finalized_at, paid_at, hash, cycle_key, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
+			inv.ID, number, inv.OrderID, inv.Account, inv.Subscription, string(inv.Status), inv.Currency, inv.CurrencyDigits,
+			billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt), billow.TimeMicros(inv.PeriodStart),
+			billow.TimeMicros(inv.PeriodEnd), string(lines), inv.SubtotalMinor, inv.TaxRate, inv.TaxMinor, inv.TotalMinor,
+			string(billTo), inv.AccountName, inv.Hidden, inv.PaymentMethod, string(inv.PaymentStatus),
+			optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash, iw.CycleKey, billow.TimeMicros(inv.CreatedAt))
+		return err
+	}
+	// Content columns change only while a draft: once numbered they are frozen, and the
+	// stored hash would expose any change.
+	res, err := tx.ExecContext(ctx, `UPDATE invoices SET number = COALESCE(number, $2), status = $3, lines = CASE WHEN number IS NULL THEN $4 ELSE lines END,
+		subtotal = CASE WHEN number IS NULL THEN $5 ELSE subtotal END, tax = CASE WHEN number IS NULL THEN $6 ELSE tax END,
+		total = CASE WHEN number IS NULL THEN $7 ELSE total END, billing_date = CASE WHEN number IS NULL THEN $8 ELSE billing_date END,
+		due_at = CASE WHEN number IS NULL THEN $9 ELSE due_at END, bill_to = CASE WHEN number IS NULL THEN $10 ELSE bill_to END,
+		account_name = CASE WHEN number IS NULL THEN $11 ELSE account_name END,
+		payment_method = $12, payment_status = $13, finalized_at = COALESCE(finalized_at, $14), paid_at = $15,
+		hash = CASE WHEN hash = '' THEN $16 ELSE hash END
+		WHERE id = $1 AND status = $17`,
+		inv.ID, number, string(inv.Status), string(lines), inv.SubtotalMinor, inv.TaxMinor, inv.TotalMinor,
+		billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt), string(billTo), inv.AccountName,
+		inv.PaymentMethod, string(inv.PaymentStatus), optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash,
+		string(iw.ExpectStatus))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return stale("invoice", inv.ID)
+	}
+	return nil
+}
+
+func (db *DB) writeOrder(ctx context.Context, tx *sql.Tx, ow billow.OrderWrite) error {
+	o := ow.Order
+	if ow.Insert {
+		_, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`, request)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			o.ID, o.Account, string(o.Kind), string(o.Status), o.Invoice, o.PaymentMethod, o.AmountMinor, o.Currency,
+			string(o.Action), o.ApproveURL, o.FailureCode, o.FailureMessage, billow.TimeMicros(o.CreatedAt),
+			optMicros(o.CompletedAt), string(ow.Request))
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = $2, payment_method = $3, action = $4, approve_url = $5,
+		failure_code = $6, failure_message = $7, completed_at = $8 WHERE id = $1 AND status = $9`,
+		o.ID, string(o.Status), o.PaymentMethod, string(o.Action), o.ApproveURL, o.FailureCode, o.FailureMessage,
+		optMicros(o.CompletedAt), string(ow.ExpectStatus))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return stale("order", o.ID)
+	}
+	return nil
+}
+
+func (db *DB) writePayment(ctx context.Context, tx *sql.Tx, pw billow.PaymentWrite) error {
+	p := pw.Payment
+	if pw.Insert {
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			p.ID, p.Account, p.Invoice, p.Order, p.Method, p.AmountMinor, p.Currency, string(p.Status), p.Gateway,
+			p.Reference, p.DeclineCode, p.Message, p.OTPAttempts, billow.TimeMicros(p.CreatedAt), billow.TimeMicros(p.UpdatedAt))
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, reference = $3, decline_code = $4, message = $5,
+		otp_attempts = $6, updated_at = $7 WHERE id = $1 AND status = $8`,
+		p.ID, string(p.Status), p.Reference, p.DeclineCode, p.Message, p.OTPAttempts, billow.TimeMicros(p.UpdatedAt),
+		string(pw.ExpectStatus))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return stale("payment", p.ID)
+	}
+	return nil
+}
