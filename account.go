@@ -55,6 +55,9 @@ type Account struct {
 	AutoBilling bool `json:"auto_billing"`
 	// TaxRate is a percentage as a decimal string ("8.25"), shown as its own invoice line.
 	TaxRate string `json:"tax_rate"`
+	// SubscriptionStatus mirrors the status of the account's latest subscription, so that
+	// checks read it with the account; "" when it never subscribed.
+	SubscriptionStatus SubscriptionStatus `json:"subscription_status,omitempty"`
 	// TestClock is the test clock the account's billing follows; "" for the real time.
 	TestClock string    `json:"test_clock,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -42,11 +42,13 @@ const CheckQuantityMax = 1_000_000_000_000
 // Codes of a check's answer, beside the ledger's insufficient_credits and the
 // deployment rule's code.
 const (
-	CodeAllowed       = "allowed"
-	CodeNoActivePlan  = "no_active_plan"
-	CodeLimitReached  = "limit_reached"
-	CodeQuotaExceeded = "quota_exceeded"
-	CodeNotEntitled   = "not_entitled"
+	CodeAllowed      = "allowed"
+	CodeNoActivePlan = "no_active_plan"
+	// CodeAccountSuspended: a renewal stayed unpaid past the grace period; paying reactivates.
+	CodeAccountSuspended = "account_suspended"
+	CodeLimitReached     = "limit_reached"
+	CodeQuotaExceeded    = "quota_exceeded"
+	CodeNotEntitled      = "not_entitled"
 )
 
 // CheckInput asks whether an account may do something now.

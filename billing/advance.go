@@ -74,7 +74,6 @@ func (s *Service) AdvanceSubscription(ctx context.Context, id string, now time.T
 }
 
 func (s *Service) advance(ctx context.Context, st *accountState, id string, now time.Time) error {
-	conflicts := 0
 	for range AdvanceStepsMax {
 		sub, err := s.store.Subscription(ctx, id)
 		if err != nil {
@@ -95,8 +94,8 @@ func (s *Service) advance(ctx context.Context, st *accountState, id string, now 
 			return nil
 		}
 		err = s.runStep(ctx, st, sub, open, *next)
-		if isConflict(err) && conflicts < conflictRetriesMax {
-			conflicts++
+		if isConflict(err) {
+			// Another process took this step: read again and go on from where it left.
 			continue
 		}
 		if err != nil {

@@ -98,6 +98,7 @@ type Checker struct {
 type account struct {
 	id, externalID string
 	plan           *catalog.Plan // nil: no active plan
+	suspended      bool          // unpaid past the grace period: everything is refused
 	prepaid        bool          // the plan bills usage in credits
 	wallet         *billow.Wallet
 	apps           map[string]bool // ids and external ids
@@ -174,6 +175,9 @@ func (c *Checker) decide(a *account, in billow.CheckInput) *billow.CheckResult {
 	}
 	if a.plan == nil {
 		return refuse(billow.CodeNoActivePlan, "account %s has no active plan", a.externalID)
+	}
+	if a.suspended {
+		return refuse(billow.CodeAccountSuspended, "account %s is suspended until its open invoice is paid", a.externalID)
 	}
 	w := a.wallet
 	switch in.Action {
@@ -291,7 +295,8 @@ func (c *Checker) load(ctx context.Context, ref string) (*account, error) {
 		return nil, err
 	}
 	a := &account{id: acct.ID, externalID: acct.ExternalID, wallet: w,
-		apps: map[string]bool{}, loadedAt: now, seq: seq, lastQuotaCheck: &atomicTime{}}
+		apps: map[string]bool{}, loadedAt: now, seq: seq, lastQuotaCheck: &atomicTime{},
+		suspended: acct.SubscriptionStatus == billow.SubscriptionSuspended}
 	if acct.Plan != "" {
 		if p, ok := cat.Plan(acct.Plan); ok {
 			a.plan = p

@@ -15,7 +15,7 @@ import (
 )
 
 const accountColumns = `id, external_id, name, type, currency, timezone, catalog, catalog_version, plan,
-	billing_contact, metadata, created_at, updated_at, auto_billing, tax_rate, COALESCE(test_clock_id, '')`
+	billing_contact, metadata, created_at, updated_at, auto_billing, tax_rate, COALESCE(test_clock_id, ''), subscription_status`
 
 // AccountFilter narrows a list of accounts.
 type AccountFilter struct {
@@ -281,7 +281,7 @@ func scanAccount(s scanner) (*billow.Account, error) {
 		created, updated   int64
 	)
 	err := s.Scan(&a.ID, &a.ExternalID, &a.Name, &typ, &a.Currency, &a.Timezone, &a.Catalog, &a.CatalogVersion, &a.Plan,
-		&contact, &meta, &created, &updated, &a.AutoBilling, &a.TaxRate, &a.TestClock)
+		&contact, &meta, &created, &updated, &a.AutoBilling, &a.TaxRate, &a.TestClock, &a.SubscriptionStatus)
 	if err != nil {
 		return nil, err
 	}

@@ -582,9 +582,15 @@ func (db *DB) WriteBilling(ctx context.Context, w *billow.BillingWrite) error {
 				return err
 			}
 		}
-		if w.AccountPlan != nil && w.Subscription != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET plan = $2, updated_at = $3 WHERE id = $1`,
-				w.Subscription.Account, *w.AccountPlan, billow.TimeMicros(now)); err != nil {
+		if s := w.Subscription; s != nil {
+			// The account mirrors its subscription's status (and plan) and is stamped
+			// changed, so that the checks of every process pick it up on their next poll.
+			plan := sql.NullString{}
+			if w.AccountPlan != nil {
+				plan = sql.NullString{String: *w.AccountPlan, Valid: true}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET subscription_status = $2, plan = COALESCE($3, plan), updated_at = $4
+				WHERE id = $1`, s.Account, string(s.Status), plan, billow.TimeMicros(now)); err != nil {
 				return err
 			}
 		}

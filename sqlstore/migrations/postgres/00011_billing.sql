@@ -16,6 +16,8 @@ ALTER TABLE accounts ADD COLUMN auto_billing BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE accounts ADD COLUMN tax_rate TEXT NOT NULL DEFAULT '0';
 ALTER TABLE accounts ADD COLUMN test_clock_id TEXT REFERENCES test_clocks (id);
 ALTER TABLE accounts ADD COLUMN contract TEXT NOT NULL DEFAULT '{}';
+-- The status of the latest subscription, read by checks with the account.
+ALTER TABLE accounts ADD COLUMN subscription_status TEXT NOT NULL DEFAULT '';
 CREATE INDEX accounts_test_clock ON accounts (test_clock_id) WHERE test_clock_id IS NOT NULL;
 
 CREATE TABLE subscriptions (
@@ -186,6 +188,7 @@ DROP TABLE invoice_counters;
 DROP TABLE payment_methods;
 DROP TABLE subscriptions;
 DROP INDEX accounts_test_clock;
+ALTER TABLE accounts DROP COLUMN subscription_status;
 ALTER TABLE accounts DROP COLUMN contract;
 ALTER TABLE accounts DROP COLUMN test_clock_id;
 ALTER TABLE accounts DROP COLUMN tax_rate;
