@@ -198,7 +198,7 @@ func (s *Service) priceSubscribe(ctx context.Context, st *accountState, req *ord
 		for i := range lines {
 			p := Prorate(0, lines[i].AmountMinor, fullStart, fullEnd, fullEnd.Add(-end.Sub(now)), st.loc)
 			lines[i].AmountMinor = p.AmountMinor
-			lines[i].Kind = billow.LineProration
+			lines[i].Kind, lines[i].UnitAmount = billow.LineProration, ""
 			lines[i].Description = fmt.Sprintf("%s (%d of %d days)", lines[i].Description, p.DaysRemaining, p.DaysInPeriod)
 		}
 	}

@@ -169,15 +169,17 @@ func (s *Service) addPaymentMethod(ctx context.Context, a *billow.Account, in bi
 
 // recurring is the fixed price of a subscription's plan and add-ons for one period.
 type recurring struct {
-	plan   *catalog.Plan
-	fee    int64
-	addOns []addOnPrice
+	plan    *catalog.Plan
+	fee     int64
+	feeText string // the fee in major units as the catalog states it, for the invoice line
+	addOns  []addOnPrice
 }
 
 type addOnPrice struct {
 	addOn    *catalog.AddOn
 	quantity int64
-	fee      int64 // for the quantity
+	fee      int64  // for the quantity
+	unitText string // one unit's fee in major units as the catalog states it
 }
 
 func (r recurring) total() int64 {
@@ -208,7 +210,7 @@ func priceOf(cat *catalog.Catalog, a *billow.Account, plan, interval string, add
 	if !ok {
 		return recurring{}, billow.FieldErrorf(billow.CodeUnknownInterval, "interval", "plan %q is not offered by the %s", plan, interval)
 	}
-	r := recurring{plan: p, fee: fee.AmountMinorUnits}
+	r := recurring{plan: p, fee: fee.AmountMinorUnits, feeText: fee.Amount}
 	for i, sa := range addOns {
 		ao, ok := cat.AddOn(sa.AddOn)
 		if !ok || !ao.AvailableOn(plan) {
@@ -221,7 +223,7 @@ func priceOf(cat *catalog.Catalog, a *billow.Account, plan, interval string, add
 		if !ok {
 			return recurring{}, billow.FieldErrorf(billow.CodeUnknownInterval, fmt.Sprintf("add_ons[%d].add_on", i), "add-on %q is not offered by the %s", sa.AddOn, interval)
 		}
-		r.addOns = append(r.addOns, addOnPrice{addOn: ao, quantity: sa.Quantity, fee: af.AmountMinorUnits * sa.Quantity})
+		r.addOns = append(r.addOns, addOnPrice{addOn: ao, quantity: sa.Quantity, fee: af.AmountMinorUnits * sa.Quantity, unitText: af.Amount})
 	}
 	return r, nil
 }
@@ -230,17 +232,14 @@ func priceOf(cat *catalog.Catalog, a *billow.Account, plan, interval string, add
 func recurringLines(r recurring, start, end time.Time) []billow.InvoiceLine {
 	ref := fmt.Sprintf("%d", billow.TimeMicros(start))
 	lines := []billow.InvoiceLine{{Kind: billow.LineFee, Description: r.plan.Name + " plan", Quantity: "1",
-		UnitAmount: minorString(r.fee), AmountMinor: r.fee, PeriodStart: start, PeriodEnd: end, Ref: "fee:" + r.plan.Key + ":" + ref}}
+		UnitAmount: r.feeText, AmountMinor: r.fee, PeriodStart: start, PeriodEnd: end, Ref: "fee:" + r.plan.Key + ":" + ref}}
 	for _, a := range r.addOns {
 		lines = append(lines, billow.InvoiceLine{Kind: billow.LineAddOn, Description: a.addOn.Name, Quantity: fmt.Sprint(a.quantity),
-			UnitAmount: minorString(a.fee / a.quantity), AmountMinor: a.fee, PeriodStart: start, PeriodEnd: end,
+			UnitAmount: a.unitText, AmountMinor: a.fee, PeriodStart: start, PeriodEnd: end,
 			Ref: "add_on:" + a.addOn.Key + ":" + ref})
 	}
 	return lines
 }
-
-// minorString is an amount in minor units as text; the PDF formats it with the currency.
-func minorString(minor int64) string { return fmt.Sprint(minor) }
 
 // newInvoice builds an invoice of lines for the account, with its tax line computed
 // once on the subtotal.
