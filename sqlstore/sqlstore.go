@@ -175,6 +175,15 @@ func (db *DB) Where() string { return db.where }
 // Pool returns the PostgreSQL pool, or nil on SQLite.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
+// SQLitePath returns the path of the SQLite file, or "" on PostgreSQL: for a component
+// that needs connections of its own to the same file (the job queue).
+func (db *DB) SQLitePath() string {
+	if db.dialect != SQLite {
+		return ""
+	}
+	return db.where
+}
+
 // Close closes every connection.
 func (db *DB) Close() error {
 	var errs []error

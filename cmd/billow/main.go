@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/jobs"
 	"github.com/billowhq/billow/sqlstore"
 )
 
@@ -91,6 +92,11 @@ func openStore(env *runEnv, f storeFlags) (*sqlstore.DB, error) {
 		return nil, err
 	}
 	if err := db.Migrate(env.ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The job queue's own tables live beside Billow's, migrated at the same time.
+	if err := jobs.Migrate(env.ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}

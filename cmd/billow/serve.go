@@ -14,12 +14,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/billing"
 	"github.com/billowhq/billow/charging"
 	"github.com/billowhq/billow/checks"
 	"github.com/billowhq/billow/credits"
 	"github.com/billowhq/billow/demo"
 	billowhttp "github.com/billowhq/billow/http"
 	"github.com/billowhq/billow/ingest"
+	"github.com/billowhq/billow/jobs"
+	"github.com/billowhq/billow/payment/sandbox"
 	"github.com/billowhq/billow/sqlstore"
 )
 
@@ -81,8 +84,11 @@ func (s *serveCmd) Run(env *runEnv) error {
 	// Ingest tells the charger which accounts got usage, so prepaid wallets are debited
 	// within about a second.
 	ingester := ingest.New(db, billow.SystemClock{}, ingest.OnStored(charger.AccountsChanged))
+	// The sandbox gateway is the only one built in so far: the demo and tests pay with
+	// its test cards (docs/payments.md).
+	gateway := sandbox.New(billow.SystemClock{})
 	if s.Demo {
-		var extensions []demo.Extension
+		extensions := []demo.Extension{demo.Billing(db, gateway, billow.SystemClock{}, env.logger)}
 		if s.DemoUsageDays > 0 {
 			extensions = append(extensions, demo.Usage(ingester, billow.SystemClock{}, env.logger, s.DemoUsageDays))
 		}
@@ -105,6 +111,18 @@ func (s *serveCmd) Run(env *runEnv) error {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	checker := checks.New(checks.Config{Store: db, Clock: billow.SystemClock{}, Logger: env.logger, PollInterval: s.ChecksPollInterval})
+	billingSvc, err := billing.New(billing.Config{Store: db, Gateway: gateway, Clock: billow.SystemClock{}, Logger: env.logger})
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	// Renewals, trial ends, retries and suspensions run on the job queue: the leader
+	// sweeps for due subscriptions, any process works them, each once.
+	runner, err := jobs.New(jobs.Config{Store: db, Advancer: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger})
+	if err != nil {
+		listener.Close()
+		return err
+	}
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
 		Ingester: ingester, Checker: checker,
@@ -120,6 +138,12 @@ func (s *serveCmd) Run(env *runEnv) error {
 	wg.Go(func() { checker.Run(workers) })
 	wg.Go(func() { charger.Run(workers) })
 	wg.Go(func() { credits.NewKeeper(db, billow.SystemClock{}, env.logger, 0).Run(workers) })
+	if err := runner.Start(workers); err != nil {
+		stopWorkers()
+		wg.Wait()
+		listener.Close()
+		return fmt.Errorf("start the job queue: %w", err)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(listener) }()
@@ -138,6 +162,11 @@ func (s *serveCmd) Run(env *runEnv) error {
 		err = srv.Shutdown(ctx)
 		cancel()
 	}
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	if stopErr := runner.Stop(stopCtx); stopErr != nil {
+		env.logger.Error("stop the job queue", "error", stopErr)
+	}
+	cancelStop()
 	stopWorkers()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
