@@ -88,10 +88,12 @@ func (s *serveCmd) Run(env *runEnv) error {
 	// its test cards (docs/payments.md).
 	gateway := sandbox.New(billow.SystemClock{})
 	if s.Demo {
-		extensions := []demo.Extension{demo.Billing(db, gateway, billow.SystemClock{}, env.logger)}
+		var extensions []demo.Extension
 		if s.DemoUsageDays > 0 {
 			extensions = append(extensions, demo.Usage(ingester, billow.SystemClock{}, env.logger, s.DemoUsageDays))
 		}
+		// After the usage, so that the history's invoices bill the postpaid usage.
+		extensions = append(extensions, demo.Billing(db, gateway, billow.SystemClock{}, env.logger))
 		if _, err := demo.Load(env.ctx, db, env.logger, extensions...); err != nil {
 			listener.Close()
 			return err
