@@ -38,6 +38,9 @@ func (s *Server) registerAPI() {
 	s.registerChecks()
 	s.registerHolds()
 	s.registerDeployments()
+	s.registerBilling()
+	s.registerInvoices()
+	s.registerTestClocks()
 }
 
 // register adds an operation whose handler's errors become problems.

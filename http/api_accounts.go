@@ -64,11 +64,17 @@ func (s *Server) registerAccounts() {
 		Body billow.UpdateAccountInput
 	}
 	register(s, operation("updateAccount", http.MethodPatch, "/v1/accounts/{account}", "Update an account", "Accounts",
-		"Changes the name, time zone, billing contact or metadata. Currency, type and catalog do not change here."),
+		"Changes the name, time zone, billing contact, metadata, auto_billing (seed 004's Settings: charge renewals to the "+
+			"default payment method, or leave each renewal invoice open to be paid by hand) or, for the operator only, the "+
+			"tax_rate of future invoices. Currency, type and catalog do not change here."),
 		func(ctx context.Context, in *updateIn) (*accountOut, error) {
 			a, err := s.account(ctx, in.Account)
 			if err != nil {
 				return nil, err
+			}
+			if in.Body.TaxRate != nil && !principal(ctx).IsOperator() {
+				// The tax an account is charged is the operator's to set, not the customer's.
+				return nil, billow.FieldErrorf(billow.CodeValidationFailed, "tax_rate", "only the operator sets the tax rate")
 			}
 			a, err = s.store.UpdateAccount(ctx, a.ID, in.Body)
 			if err != nil {

@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -108,9 +109,15 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 	})
 }
 
-// requestHash identifies a request for key reuse: method, path, query and body.
+// requestHash identifies a request for key reuse: method, path, query and body. It is an
+// HMAC keyed with the caller's credential (the Authorization header), not a plain hash:
+// a body may hold a card number and its CVC, and a plain SHA-256 of so little entropy
+// could be reversed by trying every number (the stored answer even shows the card's
+// brand, last four digits and expiry). The credential itself is never stored, only its
+// hash, so the stored value reveals nothing of the body; keys are per principal, whose
+// credential does not change, so a retry computes the same value.
 func requestHash(r *http.Request, body []byte) string {
-	h := sha256.New()
+	h := hmac.New(sha256.New, []byte(r.Header.Get("Authorization")))
 	io.WriteString(h, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n")
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))

@@ -85,6 +85,11 @@ func newHumaProblem(status int, msg string, errs ...error) huma.StatusError {
 			if _, err := fmt.Sscanf(detail.Message, validation.MsgExpectedRequiredProperty, &missing); err == nil && missing != "" {
 				detail.Location += "." + missing
 			}
+			// huma echoes the offending value: a card number typed into the wrong
+			// field, a whole card object beside an unknown property, the raw body of
+			// malformed JSON. An answer is kept with its Idempotency-Key, so it must
+			// hold nothing a client sends; the location and message say what is wrong.
+			detail.Value = nil
 			p.Errors = append(p.Errors, detail)
 		} else {
 			p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})

@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/billing"
 	"github.com/billowhq/billow/catalog"
+	"github.com/billowhq/billow/pdf"
 	"github.com/billowhq/billow/sqlstore"
 )
 
@@ -71,6 +73,18 @@ type Store interface {
 	ListDeployments(ctx context.Context, accountID string, f billow.DeploymentFilter, page billow.PageInput) (billow.Page[*billow.Deployment], error)
 	ApproveDeployment(ctx context.Context, accountID, id string, in billow.ApproveDeploymentInput) (*billow.Deployment, error)
 	RejectDeployment(ctx context.Context, accountID, id string, in billow.RejectDeploymentInput) (*billow.Deployment, error)
+
+	// Billing reads; billing.Service makes every billing change.
+	CreateTestClock(ctx context.Context, in billow.CreateTestClockInput) (*billow.TestClock, error)
+	TestClock(ctx context.Context, id string) (*billow.TestClock, error)
+	LiveSubscription(ctx context.Context, accountID string) (*billow.Subscription, error)
+	Subscriptions(ctx context.Context, accountID string) ([]*billow.Subscription, error)
+	PaymentMethods(ctx context.Context, accountID string) ([]*billow.PaymentMethod, error)
+	Invoice(ctx context.Context, id string) (*billow.Invoice, error)
+	Invoices(ctx context.Context, f sqlstore.InvoiceFilter) ([]*billow.Invoice, error)
+	Order(ctx context.Context, id string) (*billow.Order, []byte, error)
+	Orders(ctx context.Context, accountID string, limit int) ([]*billow.Order, error)
+	BillingEvents(ctx context.Context, accountID string, afterSeq int64, limit int) ([]*billow.BillingEvent, error)
 }
 
 // Config wires a Server.
@@ -88,6 +102,14 @@ type Config struct {
 	Ingester Ingester
 	// Checker answers POST /v1/checks from memory.
 	Checker Checker
+	// Billing runs payment methods, orders, subscriptions, invoice payments and test
+	// clocks. Without it those operations answer 500 (a wiring fault); reads of stored
+	// invoices, orders and subscriptions still work.
+	Billing *billing.Service
+	// Branding is how invoice PDFs look: the operator's name (required), address, logo,
+	// accent colour and footer. It is checked once here; an invalid branding is logged
+	// and every PDF answers 500 until it is fixed.
+	Branding pdf.Branding
 }
 
 // Server is Billow's HTTP front.
@@ -99,6 +121,9 @@ type Server struct {
 	metrics        *httpMetrics
 	ingester       Ingester
 	checker        Checker
+	billing        *billing.Service
+	branding       pdf.Branding
+	brandingErr    error // why branding cannot print; nil when it can
 	api            huma.API
 	handler        http.Handler
 }
@@ -112,7 +137,13 @@ func New(cfg Config) *Server {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
 	s := &Server{store: cfg.Store, logger: cfg.Logger, defaultCatalog: cfg.DefaultCatalog, metrics: newHTTPMetrics(cfg.Metrics),
-		ingester: cfg.Ingester, checker: cfg.Checker}
+		ingester: cfg.Ingester, checker: cfg.Checker, billing: cfg.Billing, branding: cfg.Branding}
+	if err := s.branding.Validate(); err != nil {
+		s.brandingErr = err
+		if cfg.Billing != nil {
+			s.logger.Warn("invoice PDFs cannot be rendered: the branding is invalid", "error", err)
+		}
+	}
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]

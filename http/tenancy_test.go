@@ -29,8 +29,10 @@ type tenancyRoute struct {
 // must name every operation: a new route fails this test until it joins the table.
 func TestTenantsNeverMeet(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		c := newServer(t, env)
-		a := c.must(201, "POST", "/v1/accounts", map[string]any{"external_id": "tenant-a", "name": "Tenant A"})
+		c := newBillingServer(t, env, nil)
+		clock := c.must(201, "POST", "/v1/test_clocks", map[string]any{"name": "a", "frozen_time": "2026-01-15T09:00:00Z"})
+		clockID := clock["id"].(string)
+		a := c.must(201, "POST", "/v1/accounts", map[string]any{"external_id": "tenant-a", "name": "Tenant A", "test_clock": clockID})
 		c.must(201, "POST", "/v1/accounts", map[string]any{"external_id": "tenant-b", "name": "Tenant B"})
 		app := c.must(201, "POST", "/v1/accounts/tenant-a/apps", map[string]any{"external_id": "a-bot", "name": "A Bot"})
 		member := c.must(201, "POST", "/v1/accounts/tenant-a/members", map[string]any{"email": "o@a.example", "role": "owner"})
@@ -42,6 +44,15 @@ func TestTenantsNeverMeet(t *testing.T) {
 		deployID := c.must(201, "POST", "/v1/accounts/tenant-a/deployments", map[string]any{"app": "a-bot", "requested_by": memberID})["id"].(string)
 		c.must(201, "POST", "/v1/accounts/tenant-a/grants", map[string]any{"kind": "paid", "amount_ucr": 5_000_000, "id": "a-credits"})
 		holdID := c.must(201, "POST", "/v1/holds", map[string]any{"account": "tenant-a", "amount_ucr": 1_000_000, "id": "a-hold"})["hold"].(map[string]any)["id"].(string)
+		// Billing: a card, a paid credits order with its invoice, a wire order awaiting
+		// clearance, and a subscription.
+		pm := c.must(201, "POST", "/v1/accounts/tenant-a/payment_methods", map[string]any{"kind": "card",
+			"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+		order := c.must(201, "POST", "/v1/accounts/tenant-a/orders", map[string]any{"credits": 1000,
+			"billing_contact": map[string]any{"name": "A", "email": "billing@a.example"}})
+		orderID, invoiceID := order["id"].(string), order["invoice"].(string)
+		c.must(201, "POST", "/v1/accounts/tenant-a/payment_methods", map[string]any{"kind": "wire", "default": true})
+		wireID := c.must(201, "POST", "/v1/accounts/tenant-a/orders", map[string]any{"subscribe": map[string]any{"plan": "pay_as_you_go"}})["id"].(string)
 		routes := []tenancyRoute{
 			{method: "POST", pattern: "/v1/api_keys", path: "/v1/api_keys", body: `{"name":"x","account":"tenant-a"}`},
 			{method: "GET", pattern: "/v1/api_keys", path: "/v1/api_keys"},
@@ -79,6 +90,26 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "GET", pattern: "/v1/holds/{hold}", path: "/v1/holds/" + holdID},
 			{method: "POST", pattern: "/v1/holds/{hold}/capture", path: "/v1/holds/" + holdID + "/capture", body: `{"amount_ucr":1}`},
 			{method: "POST", pattern: "/v1/holds/{hold}/release", path: "/v1/holds/" + holdID + "/release"},
+			{method: "POST", pattern: "/v1/accounts/{account}/payment_methods", path: "/v1/accounts/tenant-a/payment_methods", body: `{"kind":"wire"}`},
+			{method: "GET", pattern: "/v1/accounts/{account}/payment_methods", path: "/v1/accounts/" + aID + "/payment_methods"},
+			{method: "POST", pattern: "/v1/accounts/{account}/orders", path: "/v1/accounts/tenant-a/orders", body: `{"credits":1000,"payment_method":"` + pm["id"].(string) + `"}`},
+			{method: "GET", pattern: "/v1/accounts/{account}/orders", path: "/v1/accounts/tenant-a/orders"},
+			{method: "GET", pattern: "/v1/accounts/{account}/orders/{order}", path: "/v1/accounts/tenant-a/orders/" + orderID},
+			{method: "POST", pattern: "/v1/accounts/{account}/orders/{order}/confirm", path: "/v1/accounts/tenant-a/orders/" + orderID + "/confirm", body: `{"otp":"123456"}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/orders/{order}/clear", path: "/v1/accounts/tenant-a/orders/" + wireID + "/clear"},
+			{method: "GET", pattern: "/v1/accounts/{account}/subscription", path: "/v1/accounts/tenant-a/subscription"},
+			{method: "GET", pattern: "/v1/accounts/{account}/subscriptions", path: "/v1/accounts/" + aID + "/subscriptions"},
+			{method: "POST", pattern: "/v1/accounts/{account}/subscription/cancel", path: "/v1/accounts/tenant-a/subscription/cancel", body: `{"at_once":true}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/subscription/resume", path: "/v1/accounts/tenant-a/subscription/resume"},
+			{method: "GET", pattern: "/v1/accounts/{account}/billing_events", path: "/v1/accounts/tenant-a/billing_events"},
+			{method: "GET", pattern: "/v1/accounts/{account}/invoices", path: "/v1/accounts/tenant-a/invoices"},
+			{method: "GET", pattern: "/v1/accounts/{account}/invoices.csv", path: "/v1/accounts/tenant-a/invoices.csv?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"},
+			{method: "GET", pattern: "/v1/invoices/{invoice}", path: "/v1/invoices/" + invoiceID},
+			{method: "POST", pattern: "/v1/invoices/{invoice}/pay", path: "/v1/invoices/" + invoiceID + "/pay"},
+			{method: "GET", pattern: "/v1/invoices/{invoice}/pdf", path: "/v1/invoices/" + invoiceID + "/pdf"},
+			{method: "POST", pattern: "/v1/test_clocks", path: "/v1/test_clocks", body: `{"name":"mine","frozen_time":"2026-01-15T09:00:00Z"}`},
+			{method: "GET", pattern: "/v1/test_clocks/{clock}", path: "/v1/test_clocks/" + clockID},
+			{method: "POST", pattern: "/v1/test_clocks/{clock}/advance", path: "/v1/test_clocks/" + clockID + "/advance", body: `{"frozen_time":"2026-03-15T09:00:00Z"}`},
 			{method: "GET", pattern: "/v1/catalog", path: "/v1/catalog", shared: true},
 			{method: "GET", pattern: "/v1/catalogs", path: "/v1/catalogs", shared: true},
 			{method: "GET", pattern: "/v1/catalogs/{catalog}", path: "/v1/catalogs/credits-platform", shared: true},
@@ -103,6 +134,7 @@ func TestTenantsNeverMeet(t *testing.T) {
 			t.Fatalf("routes missing from the tenancy table: %s", strings.Join(missing, ", "))
 		}
 
+		walletBefore := c.must(200, "GET", "/v1/accounts/tenant-a/wallet", nil)["balance_ucr"]
 		asB := c.as(bKey)
 		for _, r := range routes {
 			var body any
@@ -143,6 +175,26 @@ func TestTenantsNeverMeet(t *testing.T) {
 			t.Fatalf("apps of A = %v", apps)
 		}
 		c.must(404, "GET", "/v1/accounts/sneaky", nil)
+		// A's billing is as it was: the wire order still waits, the clock did not move,
+		// one card order and its invoice.
+		if o := asA.must(200, "GET", "/v1/accounts/tenant-a/orders/"+wireID, nil); o["status"] != "pending_payment" {
+			t.Fatalf("A's wire order changed: %v", o)
+		}
+		if s := asA.must(200, "GET", "/v1/accounts/tenant-a/subscription", nil); s["status"] != "incomplete" {
+			t.Fatalf("A's subscription changed: %v", s)
+		}
+		if got := c.must(200, "GET", "/v1/test_clocks/"+clockID, nil); got["frozen_time"] != "2026-01-15T09:00:00Z" {
+			t.Fatalf("A's test clock moved: %v", got)
+		}
+		if orders := asA.must(200, "GET", "/v1/accounts/tenant-a/orders", nil); len(orders["data"].([]any)) != 2 {
+			t.Fatalf("orders of A = %v", orders)
+		}
+		if ms := asA.must(200, "GET", "/v1/accounts/tenant-a/payment_methods", nil); len(ms["data"].([]any)) != 2 {
+			t.Fatalf("payment methods of A = %v", ms)
+		}
+		if w := asA.must(200, "GET", "/v1/accounts/tenant-a/wallet", nil); w["balance_ucr"] != walletBefore {
+			t.Fatalf("wallet of A = %v, was %v", w, walletBefore)
+		}
 		if n, err := env.DB.CountEvents(context.Background(), a["id"].(string)); err != nil || n != 0 {
 			t.Fatalf("account A has %d events after B's attempt, %v", n, err)
 		}

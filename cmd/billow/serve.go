@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/jobs"
 	"github.com/billowhq/billow/payment/sandbox"
+	"github.com/billowhq/billow/pdf"
 	"github.com/billowhq/billow/sqlstore"
 )
 
@@ -48,6 +50,29 @@ type serveCmd struct {
 	ShutdownTimeout time.Duration `default:"30s" env:"BILLOW_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may finish after SIGINT or SIGTERM."`
 	// ChecksPollInterval bounds how far behind the store the answers of POST /v1/checks may be.
 	ChecksPollInterval time.Duration `default:"500ms" env:"BILLOW_CHECKS_POLL_INTERVAL" help:"How often real-time checks look for changes made by this and other processes."`
+	// The operator's branding on invoice PDFs.
+	BrandName    string   `default:"Billow demo operator" env:"BILLOW_BRAND_NAME" help:"The operator's name on invoices."`
+	BrandAddress []string `env:"BILLOW_BRAND_ADDRESS" sep:"|" help:"Address lines on invoices, separated by | in the environment variable."`
+	BrandEmail   string   `env:"BILLOW_BRAND_EMAIL" help:"The billing contact shown on invoices."`
+	BrandWebsite string   `env:"BILLOW_BRAND_WEBSITE" help:"The website shown on invoices."`
+	BrandColor   string   `default:"#1f6feb" env:"BILLOW_BRAND_COLOR" help:"The accent colour of invoices, #rrggbb."`
+	BrandLogo    string   `env:"BILLOW_BRAND_LOGO" type:"existingfile" help:"A PNG logo for invoices."`
+}
+
+// branding reads the operator's branding from the flags.
+func (s *serveCmd) branding() (pdf.Branding, error) {
+	b := pdf.Branding{Name: s.BrandName, AddressLines: s.BrandAddress, Email: s.BrandEmail, Website: s.BrandWebsite, AccentColor: s.BrandColor}
+	if s.BrandLogo != "" {
+		logo, err := os.ReadFile(s.BrandLogo)
+		if err != nil {
+			return b, fmt.Errorf("brand logo: %w", err)
+		}
+		b.LogoPNG = logo
+	}
+	if err := b.Validate(); err != nil {
+		return b, fmt.Errorf("branding: %w", err)
+	}
+	return b, nil
 }
 
 func (s *serveCmd) Run(env *runEnv) error {
@@ -58,6 +83,10 @@ func (s *serveCmd) Run(env *runEnv) error {
 	defer db.Close()
 	env.logger.Info("store open", slog.Group("store", "dialect", db.Dialect(), "where", db.Where()))
 
+	branding, err := s.branding()
+	if err != nil {
+		return err
+	}
 	sources, err := readCatalogs(s.Catalog)
 	if err != nil {
 		return err
@@ -127,7 +156,7 @@ func (s *serveCmd) Run(env *runEnv) error {
 	}
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
-		Ingester: ingester, Checker: checker,
+		Ingester: ingester, Checker: checker, Billing: billingSvc, Branding: branding,
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
