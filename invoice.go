@@ -12,9 +12,8 @@ const PrefixInvoice = "inv_"
 
 // Limits on invoices, named with their unit last.
 const (
-	InvoiceLinesMax                = 500 // lines on one invoice
-	InvoiceLineDescriptionMaxBytes = 300
-	InvoiceCSVRangeDaysMax         = 3660 // a CSV export covers at most ten years
+	InvoiceLinesMax        = 500  // lines on one invoice
+	InvoiceCSVRangeDaysMax = 3660 // a CSV export covers at most ten years
 )
 
 // InvoiceStatus is a state of the invoice state machine: draft → open → paid | void |
@@ -28,10 +27,6 @@ const (
 	InvoiceVoid          InvoiceStatus = "void"
 	InvoiceUncollectible InvoiceStatus = "uncollectible"
 )
-
-// Outstanding reports whether the invoice still waits for money: a plan change is refused
-// while one is (seed 004).
-func (s InvoiceStatus) Outstanding() bool { return s == InvoiceOpen }
 
 // PaymentStatus is how the payment of an invoice stands.
 type PaymentStatus string
@@ -187,7 +182,6 @@ const (
 	CodeOTPAttemptsExceeded  = "otp_attempts_exceeded"
 	CodeOrderNotPending      = "order_not_pending"
 	CodeBillingInfoMissing   = "billing_info_missing" // the order needs a billing name and email
-	CodeTestClockMismatch    = "test_clock_mismatch"
 	CodeTestClockBackwards   = "test_clock_backwards"
 	// CodeConcurrentUpdate: another process changed the subscription or invoice first; read it again.
 	CodeConcurrentUpdate = "concurrent_update"

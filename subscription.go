@@ -129,16 +129,6 @@ func (s *Subscription) DaysBeforeSuspension(now time.Time) int64 {
 	return days
 }
 
-// AddOnQuantity returns the quantity of an add-on on the subscription, 0 when absent.
-func (s *Subscription) AddOnQuantity(key string) int64 {
-	for _, a := range s.AddOns {
-		if a.AddOn == key {
-			return a.Quantity
-		}
-	}
-	return 0
-}
-
 // CreateSubscriptionInput subscribes an account. It is submitted as an order when the
 // first period costs something (see OrderInput); the catalog checks live in billing/.
 type CreateSubscriptionInput struct {

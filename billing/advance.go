@@ -39,19 +39,10 @@ type step struct {
 	pay  *billow.Payment
 }
 
-// DueSubscriptions is implemented by the store; the job queue asks the service.
-type dueLister interface {
-	DueSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error)
-}
-
 // DueSubscriptions returns subscriptions with work due at or before now, for the job
 // queue (accounts on a test clock are left to their clock).
 func (s *Service) DueSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	dl, ok := s.store.(dueLister)
-	if !ok {
-		return nil, fmt.Errorf("billing: the store cannot list due subscriptions")
-	}
-	return dl.DueSubscriptions(ctx, now, limit)
+	return s.store.DueSubscriptions(ctx, now, limit)
 }
 
 // AdvanceSubscription runs a subscription's due work up to now, or up to its account's
@@ -588,21 +579,15 @@ func (s *Service) AdvanceTestClock(ctx context.Context, id string, in billow.Adv
 		return nil, err
 	}
 	to := in.FrozenTime.UTC().Truncate(time.Microsecond)
-	if to.Before(c.FrozenTime) {
-		return nil, billow.FieldErrorf(billow.CodeTestClockBackwards, "frozen_time", "the test clock is at %s; it only moves forward", c.FrozenTime.Format(time.RFC3339))
-	}
+	// Backwards is refused by the store, which moves the clock forward only.
 	if to.Sub(c.FrozenTime) > billow.TestClockAdvanceDaysMax*24*time.Hour {
 		return nil, billow.FieldErrorf(billow.CodeValidationFailed, "frozen_time", "a test clock moves at most %d days at once", billow.TestClockAdvanceDaysMax)
 	}
-	tc, ok := s.store.(testClockStore)
-	if !ok {
-		return nil, fmt.Errorf("billing: the store has no test clocks")
-	}
-	accounts, err := tc.TestClockAccounts(ctx, id)
+	accounts, err := s.store.TestClockAccounts(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	c, err = tc.SetTestClockTime(ctx, id, to)
+	c, err = s.store.SetTestClockTime(ctx, id, to)
 	if err != nil {
 		return nil, err
 	}
@@ -623,9 +608,4 @@ func (s *Service) AdvanceTestClock(ctx context.Context, id string, in billow.Adv
 		}
 	}
 	return c, nil
-}
-
-type testClockStore interface {
-	TestClockAccounts(ctx context.Context, id string) ([]string, error)
-	SetTestClockTime(ctx context.Context, id string, t time.Time) (*billow.TestClock, error)
 }

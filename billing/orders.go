@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -571,11 +572,8 @@ func (s *Service) applyOrder(ctx context.Context, st *accountState, order *billo
 }
 
 func isCode(err error, code string) bool {
-	e, ok := err.(*billow.Error)
-	if !ok {
-		return false
-	}
-	return e.Code == code
+	var e *billow.Error
+	return errors.As(err, &e) && e.Code == code
 }
 
 // ConfirmOrder finishes an order that requires an action: the OTP of a card, or the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -21,6 +22,13 @@ type Store interface {
 	AccountCatalog(ctx context.Context, a *billow.Account) (*catalog.Catalog, error)
 	UpdateAccount(ctx context.Context, id string, in billow.UpdateAccountInput) (*billow.Account, error)
 	TestClock(ctx context.Context, id string) (*billow.TestClock, error)
+	// TestClockAccounts returns the ids of the accounts on a test clock.
+	TestClockAccounts(ctx context.Context, id string) ([]string, error)
+	// SetTestClockTime moves a test clock forward (test_clock_backwards).
+	SetTestClockTime(ctx context.Context, id string, t time.Time) (*billow.TestClock, error)
+	// DueSubscriptions returns subscriptions with work due at or before now, leaving out
+	// accounts on a test clock.
+	DueSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error)
 
 	Subscription(ctx context.Context, id string) (*billow.Subscription, error)
 	// LiveSubscription returns the subscription that has not ended (no_subscription).
@@ -223,6 +231,11 @@ func priceOf(cat *catalog.Catalog, a *billow.Account, plan, interval string, add
 		if !ok {
 			return recurring{}, billow.FieldErrorf(billow.CodeUnknownInterval, fmt.Sprintf("add_ons[%d].add_on", i), "add-on %q is not offered by the %s", sa.AddOn, interval)
 		}
+		// A fee is at most catalog.AmountMinorUnitsMax, but the catalog's max_quantity is
+		// not bounded low enough for their product to fit an int64 in every catalog.
+		if af.AmountMinorUnits > 0 && sa.Quantity > math.MaxInt64/4/af.AmountMinorUnits {
+			return recurring{}, billow.FieldErrorf(billow.CodeAddOnQuantity, fmt.Sprintf("add_ons[%d].quantity", i), "%d units of add-on %q cost more than an invoice can hold", sa.Quantity, sa.AddOn)
+		}
 		r.addOns = append(r.addOns, addOnPrice{addOn: ao, quantity: sa.Quantity, fee: af.AmountMinorUnits * sa.Quantity, unitText: af.Amount})
 	}
 	return r, nil
@@ -288,7 +301,4 @@ func transition(a *billow.Account, sub *billow.Subscription, ev Event, at time.T
 	return event(a, t.DomainEvent, sub.ID, at, data), nil
 }
 
-func isConflict(err error) bool {
-	var e *billow.Error
-	return errors.As(err, &e) && e.Code == billow.CodeConcurrentUpdate
-}
+func isConflict(err error) bool { return isCode(err, billow.CodeConcurrentUpdate) }

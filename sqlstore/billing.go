@@ -77,24 +77,13 @@ func (db *DB) SetTestClockTime(ctx context.Context, id string, t time.Time) (*bi
 
 // TestClockAccounts returns the ids of the accounts on a test clock.
 func (db *DB) TestClockAccounts(ctx context.Context, id string) ([]string, error) {
-	return db.strings(ctx, `SELECT id FROM accounts WHERE test_clock_id = $1 ORDER BY id`, id)
+	return queryAll(ctx, db.read, "test clock accounts", scanString, `SELECT id FROM accounts WHERE test_clock_id = $1 ORDER BY id`, id)
 }
 
-func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+func scanString(s scanner) (string, error) {
+	var v string
+	err := s.Scan(&v)
+	return v, err
 }
 
 // --- subscriptions ---
@@ -175,26 +164,13 @@ func (db *DB) LiveSubscription(ctx context.Context, accountID string) (*billow.S
 
 // Subscriptions returns all of an account's subscriptions, newest first.
 func (db *DB) Subscriptions(ctx context.Context, accountID string) ([]*billow.Subscription, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE account_id = $1 ORDER BY id DESC`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: subscriptions: %w", err)
-	}
-	defer rows.Close()
-	out := []*billow.Subscription{}
-	for rows.Next() {
-		s, err := scanSubscription(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, "subscriptions", scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE account_id = $1 ORDER BY id DESC`, accountID)
 }
 
 // DueSubscriptions returns up to limit ids of subscriptions with work due at or before
 // now, oldest due first. Accounts on a test clock are left out: their clock moves them.
 func (db *DB) DueSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return db.strings(ctx, `SELECT s.id FROM subscriptions s JOIN accounts a ON a.id = s.account_id
+	return queryAll(ctx, db.read, "due subscriptions", scanString, `SELECT s.id FROM subscriptions s JOIN accounts a ON a.id = s.account_id
 		WHERE s.next_action_at <= $1 AND a.test_clock_id IS NULL ORDER BY s.next_action_at, s.id LIMIT $2`,
 		billow.TimeMicros(now), limit)
 }
@@ -251,21 +227,8 @@ func (db *DB) AddPaymentMethod(ctx context.Context, m *billow.PaymentMethod) err
 
 // PaymentMethods returns an account's payment methods, default first.
 func (db *DB) PaymentMethods(ctx context.Context, accountID string) ([]*billow.PaymentMethod, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+paymentMethodColumns+` FROM payment_methods
+	return queryAll(ctx, db.read, "payment methods", scanPaymentMethod, `SELECT `+paymentMethodColumns+` FROM payment_methods
 		WHERE account_id = $1 AND removed_at IS NULL ORDER BY is_default DESC, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: payment methods: %w", err)
-	}
-	defer rows.Close()
-	out := []*billow.PaymentMethod{}
-	for rows.Next() {
-		m, err := scanPaymentMethod(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // PaymentMethod returns one of an account's payment methods.
@@ -379,39 +342,13 @@ func (db *DB) Invoices(ctx context.Context, f InvoiceFilter) ([]*billow.Invoice,
 	}
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY billing_date, id LIMIT $%d`, len(args))
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: invoices: %w", err)
-	}
-	defer rows.Close()
-	out := []*billow.Invoice{}
-	for rows.Next() {
-		inv, err := scanInvoice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, "invoices", scanInvoice, q, args...)
 }
 
 // OutstandingInvoices returns the account's open invoices, oldest first.
 func (db *DB) OutstandingInvoices(ctx context.Context, accountID string) ([]*billow.Invoice, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE account_id = $1 AND status = 'open'
+	return queryAll(ctx, db.read, "open invoices", scanInvoice, `SELECT `+invoiceColumns+` FROM invoices WHERE account_id = $1 AND status = 'open'
 		ORDER BY billing_date, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open invoices: %w", err)
-	}
-	defer rows.Close()
-	out := []*billow.Invoice{}
-	for rows.Next() {
-		inv, err := scanInvoice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
 }
 
 // BilledUsage returns what postpaid usage the account has been invoiced so far, by
@@ -469,18 +406,23 @@ func (db *DB) Order(ctx context.Context, id string) (*billow.Order, []byte, erro
 
 // Orders returns an account's orders, newest first.
 func (db *DB) Orders(ctx context.Context, accountID string, limit int) ([]*billow.Order, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, limit)
+	return queryAll(ctx, db.read, "orders", scanOrder, `SELECT `+orderColumns+` FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, limit)
+}
+
+// queryAll runs a query and scans every row with scan; what names the rows in errors.
+func queryAll[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: orders: %w", err)
+		return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
 	}
 	defer rows.Close()
-	out := []*billow.Order{}
+	out := []T{}
 	for rows.Next() {
-		o, err := scanOrder(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, o)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -507,20 +449,7 @@ func scanPayment(s scanner) (*billow.Payment, error) {
 
 // Payments returns the payment attempts of an invoice, oldest first.
 func (db *DB) Payments(ctx context.Context, invoiceID string) ([]*billow.Payment, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE invoice_id = $1 ORDER BY id`, invoiceID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: payments: %w", err)
-	}
-	defer rows.Close()
-	out := []*billow.Payment{}
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, "payments", scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE invoice_id = $1 ORDER BY id`, invoiceID)
 }
 
 // Payment returns a payment attempt.
