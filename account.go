@@ -59,7 +59,11 @@ type Account struct {
 	// checks read it with the account; "" when it never subscribed.
 	SubscriptionStatus SubscriptionStatus `json:"subscription_status,omitempty"`
 	// TestClock is the test clock the account's billing follows; "" for the real time.
-	TestClock string    `json:"test_clock,omitempty"`
+	TestClock string `json:"test_clock,omitempty"`
+	// Contract is an enterprise account's contract, nil when it has none. It is the
+	// operator's business and is read through the contract's own operator-only route,
+	// never shown with the account.
+	Contract  *Contract `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -36,7 +36,12 @@ const (
 	PaymentPending   PaymentStatus = "pending"   // a wire transfer waiting for clearance
 	PaymentSucceeded PaymentStatus = "succeeded" // paid
 	PaymentFailed    PaymentStatus = "failed"    // the last attempt was declined
-	PaymentUnknown   PaymentStatus = "unknown"   // the gateway did not answer; reconciled later
+	PaymentUnknown   PaymentStatus = "unknown"   // a charge is in flight, or the gateway did not answer; reconciled later
+	// PaymentExternal: the operator collects the invoice outside Billow under the
+	// account's contract (ContractTerms.InvoicingOutsideBillow). The invoice stays open
+	// for the operator's records; Billow never charges it, never dunns it, and does not
+	// count it as outstanding.
+	PaymentExternal PaymentStatus = "external"
 )
 
 // InvoiceLineKind says where a line comes from.
@@ -174,7 +179,7 @@ const (
 	CodeNoTrial              = "no_trial"               // the plan offers no trial
 	CodeInvoiceFinalized     = "invoice_finalized"      // a finalized invoice cannot change
 	CodeInvoiceTampered      = "invoice_tampered"       // the stored content no longer matches its hash
-	CodeInvoiceNotPayable    = "invoice_not_payable"    // paid, void or a draft
+	CodeInvoiceNotPayable    = "invoice_not_payable"    // paid, void, a draft, or collected outside Billow
 	CodePaymentDeclined      = "payment_declined"       // the gateway refused the charge
 	CodePaymentMethodMissing = "payment_method_missing" // no default payment method
 	CodeOTPRequired          = "otp_required"           // the card needs an OTP step

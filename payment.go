@@ -226,7 +226,9 @@ type PaymentGateway interface {
 	// Tokenize stores a card or PayPal account at the gateway and returns its token. A
 	// card the gateway refuses outright is an *Error of kind KindInvalid.
 	Tokenize(ctx context.Context, in AddPaymentMethodInput) (TokenizedMethod, error)
-	// Charge takes AmountMinor from the method behind Token.
+	// Charge takes AmountMinor from the method behind Token. It is idempotent by
+	// req.IdempotencyKey for at least a day: the same key again answers the first charge
+	// and takes nothing more, which is how an attempt cut off by a crash is reconciled.
 	Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error)
 	// Confirm finishes a charge that required an action: the OTP a card holder typed, or
 	// "" for a PayPal approval the buyer gave at ApproveURL.

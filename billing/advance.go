@@ -3,6 +3,8 @@ package billing
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/billowhq/billow"
@@ -61,14 +63,22 @@ func (s *Service) AdvanceSubscription(ctx context.Context, id string, now time.T
 			return err
 		}
 	}
-	return s.advance(ctx, st, id, now)
+	return s.advance(ctx, st, sub, now)
 }
 
-func (s *Service) advance(ctx context.Context, st *accountState, id string, now time.Time) error {
+// advance runs sub's due steps up to now, sub as just read. A step that commits leaves
+// sub as it stored it (every step writes the subscription under its version), so the next
+// step starts from it; a step read stale reads it again.
+func (s *Service) advance(ctx context.Context, st *accountState, sub *billow.Subscription, now time.Time) error {
+	id := sub.ID
+	stale := false
 	for range AdvanceStepsMax {
-		sub, err := s.store.Subscription(ctx, id)
-		if err != nil {
-			return err
+		if stale {
+			var err error
+			if sub, err = s.store.Subscription(ctx, id); err != nil {
+				return err
+			}
+			stale = false
 		}
 		if sub.Status.Ended() {
 			return nil
@@ -87,6 +97,7 @@ func (s *Service) advance(ctx context.Context, st *accountState, id string, now 
 		err = s.runStep(ctx, st, sub, open, *next)
 		if isConflict(err) {
 			// Another process took this step: read again and go on from where it left.
+			stale = true
 			continue
 		}
 		if err != nil {
@@ -182,6 +193,17 @@ func (s *Service) runStep(ctx context.Context, st *accountState, sub *billow.Sub
 		if err != nil {
 			return err
 		}
+		if res.Status == billow.ChargeUnknown && stp.pay.Status == billow.AttemptProcessing {
+			// The attempt was recorded and then nothing: the process stopped before or
+			// while it called the gateway. The charge is sent again under the same
+			// idempotency key, which the gateway answers with the first charge if there
+			// was one, so the invoice is charged once either way.
+			method, err := s.store.PaymentMethod(ctx, stp.pay.Account, stp.pay.Method)
+			if err != nil {
+				return err
+			}
+			res = s.sendCharge(ctx, stp.inv, stp.pay, method.Token)
+		}
 		if res.Status == billow.ChargeUnknown {
 			// Still no answer: look again later, never charge anew.
 			prev := stp.pay.Status
@@ -259,39 +281,20 @@ func (s *Service) renew(ctx context.Context, st *accountState, sub *billow.Subsc
 	data := map[string]any{}
 	if p := sub.Pending; p != nil {
 		data["old_plan"], data["new_plan"] = sub.Plan, p.Plan
-		if p.Interval != sub.Interval {
-			sub.AnchorAt = at // a new interval starts a new cycle
-		}
-		sub.Plan, sub.Interval, sub.AddOns, sub.Pending = p.Plan, p.Interval, nonNil(p.AddOns), nil
-		plan := sub.Plan
+		plan := p.Plan
 		w.AccountPlan = &plan
 	}
-	if sub.Status == billow.SubscriptionTrialing {
-		sub.AnchorAt = at
-	}
-	_, start, end := PeriodOf(sub.AnchorAt, sub.Interval, at, st.loc)
-	if !start.Equal(at) {
-		// The period ended on a date the anchor no longer gives (the zone changed): the
-		// new period starts where the old one ended.
-		start = at
-	}
-	price, err := priceOf(st.cat, st.account, sub.Plan, sub.Interval, sub.AddOns)
+	inv, billed, err := s.nextInvoice(ctx, st, sub, at)
 	if err != nil {
 		return err
 	}
-	lines := recurringLines(price, start, end)
-	usage, billed, err := s.usageLines(ctx, st, sub, at)
-	if err != nil {
+	start, end := inv.PeriodStart, inv.PeriodEnd
+	// The new period's included credits, granted before it is written: a retry grants
+	// them once, under the same id.
+	if err := s.grantCycle(ctx, st, sub.Plan, sub.Interval, start, end); err != nil {
 		return err
 	}
-	lines = append(lines, usage...)
-	inv, err := newInvoice(st, sub.ID, billow.NewID(billow.PrefixOrder, at), lines, at, start, end)
-	if err != nil {
-		return err
-	}
-	if !st.account.AutoBilling {
-		inv.DueAt = at.AddDate(0, 0, int(st.cat.Billing.PaymentTermsDays))
-	}
+	outside := inv.PaymentStatus == billow.PaymentExternal
 	inv.Status = billow.InvoiceOpen
 	sub.CurrentPeriodStart, sub.CurrentPeriodEnd, sub.UpdatedAt = start, end, at
 	sub.Version++
@@ -299,8 +302,11 @@ func (s *Service) renew(ctx context.Context, st *accountState, sub *billow.Subsc
 		CycleKey: fmt.Sprintf("renewal:%s:%d", sub.ID, billow.TimeMicros(start))})
 	w.BilledUsage = billed
 	w.Events = append(w.Events, event(st.account, "invoice.finalized", inv.ID, at, invoiceData(inv)))
-	if inv.TotalMinor <= 0 {
-		inv.Status, inv.PaymentStatus, inv.PaidAt = billow.InvoicePaid, billow.PaymentSucceeded, &at
+	if inv.TotalMinor <= 0 || outside {
+		// Nothing to collect, or nothing for Billow to collect: renewed at once.
+		if !outside {
+			inv.Status, inv.PaymentStatus, inv.PaidAt = billow.InvoicePaid, billow.PaymentSucceeded, &at
+		}
 		ev := EventRenewed
 		if sub.Status == billow.SubscriptionTrialing {
 			ev = EventTrialConverted
@@ -323,12 +329,76 @@ func (s *Service) renew(ctx context.Context, st *accountState, sub *billow.Subsc
 		}
 		w.Events = append(w.Events, e)
 	}
+	if st.account.AutoBilling {
+		method, err := s.store.DefaultPaymentMethod(ctx, sub.Account)
+		if err == nil {
+			// The renewal and the attempt at its charge are one decision: an invoice run
+			// commits once per renewal before it calls the gateway, not twice.
+			pay := s.newAttempt(inv, method, at)
+			w.Payments = append(w.Payments, billow.PaymentWrite{Payment: pay, Insert: true})
+			w.NextActionAt = nextAction(sub, ptr(at.Add(ReconcileAfter)))
+			if err := s.store.WriteBilling(ctx, w); err != nil {
+				return err
+			}
+			return s.settleCharge(ctx, st, sub, inv, pay, s.sendCharge(ctx, inv, pay, method.Token), at)
+		}
+		if !isCode(err, billow.CodePaymentMethodMissing) {
+			return err
+		}
+		// Without a method the charge step fails the renewal, as dunning says.
+	}
 	due := inv.BillingDate
 	if !st.account.AutoBilling {
 		due = inv.DueAt
 	}
 	w.NextActionAt = nextAction(sub, &due)
 	return s.store.WriteBilling(ctx, w)
+}
+
+// nextInvoice builds the invoice that renews sub at at, and moves sub to the plan it renews
+// on (its pending change) and the anchor of its next period: the months that ended, rated
+// with the plan they were used under, then the next period's fees in advance, then the tax.
+// It returns what the invoice bills of each usage ref. The renewal and the upcoming-invoice
+// preview both build their invoice here.
+func (s *Service) nextInvoice(ctx context.Context, st *accountState, sub *billow.Subscription, at time.Time) (*billow.Invoice, map[string]billow.BilledLine, error) {
+	usage, billed, err := s.usageLines(ctx, st, sub, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p := sub.Pending; p != nil {
+		if p.Interval != sub.Interval {
+			sub.AnchorAt = at // a new interval starts a new cycle
+		}
+		sub.Plan, sub.Interval, sub.AddOns, sub.Pending = p.Plan, p.Interval, nonNil(slices.Clone(p.AddOns)), nil
+	}
+	if sub.Status == billow.SubscriptionTrialing {
+		sub.AnchorAt = at
+	}
+	_, start, end := PeriodOf(sub.AnchorAt, sub.Interval, at, st.loc)
+	if !start.Equal(at) {
+		// The period ended on a date the anchor no longer gives (the zone changed): the
+		// new period starts where the old one ended.
+		start = at
+	}
+	price, err := priceOf(st.cat, st.account, sub.Plan, sub.Interval, sub.AddOns)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines := append(recurringLines(price, start, end), usage...)
+	inv, err := newInvoice(st, sub.ID, billow.NewID(billow.PrefixOrder, at), lines, at, start, end)
+	if err != nil {
+		return nil, nil, err
+	}
+	outside := collectedOutside(st.account) && inv.TotalMinor > 0
+	if !st.account.AutoBilling || outside {
+		inv.DueAt = at.AddDate(0, 0, int(st.cat.Billing.PaymentTermsDays))
+	}
+	if outside {
+		// The contract has the operator collect this invoice: it is issued, open, for the
+		// operator's records, and Billow neither charges it nor dunns it (billing/contract.go).
+		inv.PaymentStatus = billow.PaymentExternal
+	}
+	return inv, billed, nil
 }
 
 func withPeriod(data map[string]any, sub *billow.Subscription) map[string]any {
@@ -339,10 +409,13 @@ func withPeriod(data map[string]any, sub *billow.Subscription) map[string]any {
 
 // usageLines bills the postpaid usage of the months that ended by at, within the last
 // UsageMonthsBack: a month not yet billed gives usage lines, a month billed before whose
-// usage changed since (late events) gives a labelled adjustment of the difference.
-func (s *Service) usageLines(ctx context.Context, st *accountState, sub *billow.Subscription, at time.Time) ([]billow.InvoiceLine, map[string]int64, error) {
+// usage changed since (late events) gives a labelled adjustment of the change in
+// quantity only, at today's prices (usageMonth, settleMonth in billed.go): a new price
+// alone never bills a month again. Agent seats are billed the same way, a line per
+// product before the month's usage (seatLines).
+func (s *Service) usageLines(ctx context.Context, st *accountState, sub *billow.Subscription, at time.Time) ([]billow.InvoiceLine, map[string]billow.BilledLine, error) {
 	p, ok := st.cat.Plan(sub.Plan)
-	if !ok || len(rating.Needs(p, catalog.BilledInCurrency)) == 0 {
+	if !ok || (len(rating.Needs(p, catalog.BilledInCurrency)) == 0 && len(p.Seats) == 0) {
 		return nil, nil, nil
 	}
 	billed, err := s.store.BilledUsage(ctx, sub.Account)
@@ -352,32 +425,26 @@ func (s *Service) usageLines(ctx context.Context, st *accountState, sub *billow.
 	first := rating.MonthOf(sub.CreatedAt, st.loc)
 	month := rating.MonthOf(at, st.loc).Previous()
 	var lines []billow.InvoiceLine
-	add := map[string]int64{}
+	add := map[string]billow.BilledLine{}
 	for i := 0; i < UsageMonthsBack && !month.To.Before(first.To); i++ {
 		if !month.To.After(at) {
+			// Seats first, as an invoice lists them before usage (billow.LineSeats).
+			seats, seatsBilled, err := s.seatLines(ctx, st, sub, p, month, billed)
+			if err != nil {
+				return nil, nil, err
+			}
+			lines = append(lines, seats...)
+			maps.Copy(add, seatsBilled)
 			qs, err := s.store.RatingQuantities(ctx, sub.Account, month.From, month.To, rating.Needs(p, catalog.BilledInCurrency))
 			if err != nil {
 				return nil, nil, err
 			}
-			res, err := rating.Rate(rating.Input{Catalog: st.cat, Plan: p.Key, Period: month, Active: true, BilledIn: catalog.BilledInCurrency, Quantities: qs})
+			usage, usageBilled, err := usageMonth(st.cat, p, month, qs, billed)
 			if err != nil {
 				return nil, nil, err
 			}
-			for _, l := range res.Lines {
-				ref := "usage:" + month.Month + ":" + l.Key
-				prev, seen := billed[ref]
-				diff := l.Amount - prev
-				if diff == 0 {
-					continue
-				}
-				kind, desc := billow.LineUsage, fmt.Sprintf("%s, %s", meterName(st.cat, l.Meter), month.Month)
-				if seen {
-					kind, desc = billow.LineUsageAdjustment, fmt.Sprintf("Late usage adjustment: %s, %s", meterName(st.cat, l.Meter), month.Month)
-				}
-				lines = append(lines, billow.InvoiceLine{Kind: kind, Description: desc, Quantity: l.Billable.String(),
-					AmountMinor: diff, PeriodStart: month.From.UTC(), PeriodEnd: month.To.UTC(), Ref: ref})
-				add[ref] = diff
-			}
+			lines = append(lines, usage...)
+			maps.Copy(add, usageBilled)
 		}
 		month = month.Previous()
 	}
@@ -408,29 +475,48 @@ func (s *Service) chargeInvoice(ctx context.Context, st *accountState, sub *bill
 		}
 		method = m
 	}
-	pay := newPayment(inv, nil, method, s.gateway.Name(), at)
-	pay.Order = inv.OrderID
-	// The attempt is recorded before the gateway is called, and the subscription's version
-	// moves with it: of two processes charging the same invoice one records, one stops.
+	// The subscription's version moves with the attempt: of two processes charging the
+	// same invoice one records, one stops.
 	sub.Version++
 	sub.UpdatedAt = at
+	prevStatus, prevMethod := inv.PaymentStatus, inv.PaymentMethod
+	pay := s.newAttempt(inv, method, at)
 	if err := s.store.WriteBilling(ctx, &billow.BillingWrite{Subscription: sub, NextActionAt: nextAction(sub, ptr(at.Add(ReconcileAfter))),
+		Invoices: []billow.InvoiceWrite{{Invoice: inv, ExpectStatus: billow.InvoiceOpen}},
 		Payments: []billow.PaymentWrite{{Payment: pay, Insert: true}}}); err != nil {
+		inv.PaymentStatus, inv.PaymentMethod = prevStatus, prevMethod
 		return err
 	}
-	res, err := s.gateway.Charge(ctx, billow.ChargeRequest{IdempotencyKey: pay.ID, Token: method.Token,
-		AmountMinor: inv.TotalMinor, Currency: inv.Currency, Description: "Invoice " + inv.Number})
+	return s.settleCharge(ctx, st, sub, inv, pay, s.sendCharge(ctx, inv, pay, method.Token), at)
+}
+
+// newAttempt makes an attempt at charging inv to method, to be recorded before the
+// gateway is called. The invoice's payment is unknown until the answer is recorded, so
+// that if the process stops in between, the next pass reconciles the attempt instead of
+// charging anew.
+func (s *Service) newAttempt(inv *billow.Invoice, method *billow.PaymentMethod, at time.Time) *billow.Payment {
+	pay := newPayment(inv, nil, method, s.gateway.Name(), at)
+	pay.Order = inv.OrderID
+	inv.PaymentStatus, inv.PaymentMethod = billow.PaymentUnknown, method.Label()
+	return pay
+}
+
+// sendCharge sends a recorded attempt at an invoice to the gateway, off session, under
+// the attempt's id as idempotency key. An operating error is an unknown answer, looked up
+// later under the same key.
+func (s *Service) sendCharge(ctx context.Context, inv *billow.Invoice, pay *billow.Payment, token string) billow.ChargeResult {
+	res, err := s.gateway.Charge(ctx, billow.ChargeRequest{IdempotencyKey: pay.ID, Token: token,
+		AmountMinor: pay.AmountMinor, Currency: pay.Currency, Description: "Invoice " + inv.Number})
 	if err != nil {
-		res = billow.ChargeResult{Status: billow.ChargeUnknown, Message: err.Error()}
+		return billow.ChargeResult{Status: billow.ChargeUnknown, Message: err.Error()}
 	}
 	if res.Status == billow.ChargeRequiresAction || res.Status == billow.ChargePending {
-		// Off-session a renewal cannot wait for an OTP or a transfer: it counts as failed,
+		// Off session a renewal cannot wait for an OTP or a transfer: it counts as failed,
 		// and the customer pays the open invoice by hand.
 		res = billow.ChargeResult{Status: billow.ChargeDeclined, Reference: res.Reference, DeclineCode: "authentication_required",
 			Message: "the payment method needs the customer; pay the invoice in the portal"}
 	}
-	inv.PaymentMethod = method.Label()
-	return s.settleCharge(ctx, st, sub, inv, pay, res, at)
+	return res
 }
 
 // settleCharge records the answer to an invoice's charge.
@@ -535,7 +621,8 @@ func (s *Service) PayInvoice(ctx context.Context, accountRef, invoiceID string, 
 	if inv.Account != st.account.ID {
 		return nil, billow.NotFound("invoice", invoiceID)
 	}
-	if inv.Status != billow.InvoiceOpen || inv.PaymentStatus == billow.PaymentPending || inv.PaymentStatus == billow.PaymentUnknown {
+	if inv.Status != billow.InvoiceOpen || inv.PaymentStatus == billow.PaymentPending || inv.PaymentStatus == billow.PaymentUnknown ||
+		inv.PaymentStatus == billow.PaymentExternal {
 		return nil, billow.Errorf(billow.KindConflict, billow.CodeInvoiceNotPayable, "invoice %s is %s (payment %s) and cannot be paid now", inv.ID, inv.Status, inv.PaymentStatus)
 	}
 	var method *billow.PaymentMethod
@@ -569,7 +656,8 @@ func (s *Service) PayInvoice(ctx context.Context, accountRef, invoiceID string, 
 }
 
 // AdvanceTestClock moves a test clock forward and runs the billing of its accounts up to
-// the new time, step by step, as it would have run in real time.
+// the new time, step by step, as it would have run in real time, with their credit
+// upkeep in time order between the steps (advanceOnClock).
 //
 // Errors: not_found, test_clock_backwards, validation_failed (more than
 // billow.TestClockAdvanceDaysMax days at once).
@@ -587,23 +675,13 @@ func (s *Service) AdvanceTestClock(ctx context.Context, id string, in billow.Adv
 	if err != nil {
 		return nil, err
 	}
+	from := c.FrozenTime
 	c, err = s.store.SetTestClockTime(ctx, id, to)
 	if err != nil {
 		return nil, err
 	}
 	for _, acct := range accounts {
-		sub, err := s.store.LiveSubscription(ctx, acct)
-		if isCode(err, billow.CodeNoSubscription) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		st, err := s.load(ctx, acct)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.advance(ctx, st, sub.ID, to); err != nil {
+		if err := s.advanceOnClock(ctx, acct, from, to); err != nil {
 			return nil, err
 		}
 	}

@@ -91,6 +91,10 @@ func (s *Service) SubmitOrder(ctx context.Context, accountRef string, in billow.
 		}
 		return order, nil
 	}
+	if order.Kind != billow.OrderCredits && collectedOutside(st.account) {
+		// The operator collects the subscription's invoices under the contract.
+		return s.completeOutside(ctx, st, order, req, lines, now)
+	}
 	method, err := s.orderMethod(ctx, st.account, in)
 	if err != nil {
 		return nil, err
@@ -517,6 +521,10 @@ func (s *Service) applyOrder(ctx context.Context, st *accountState, order *billo
 		default:
 			return err
 		}
+		// Its first period (or trial) begins: the plan's included credits for it.
+		if err := s.grantCycle(ctx, st, sub.Plan, sub.Interval, sub.CurrentPeriodStart, sub.CurrentPeriodEnd); err != nil {
+			return err
+		}
 		w.Subscription = sub
 		w.NextActionAt = nextAction(sub, nil)
 		plan := sub.Plan
@@ -544,8 +552,12 @@ func (s *Service) applyOrder(ctx context.Context, st *accountState, order *billo
 		data := map[string]any{"old_plan": sub.Plan, "new_plan": plan}
 		atOnce := order.Invoice != "" || sub.Status == billow.SubscriptionTrialing
 		if atOnce {
+			from := sub.Plan
 			sub.Plan, sub.Interval, sub.AddOns = plan, interval, addOns
 			sub.Pending = nil
+			if err := s.grantChange(ctx, st, from, sub, now); err != nil {
+				return err
+			}
 		} else {
 			sub.Pending = &billow.PendingChange{Plan: plan, Interval: interval, AddOns: addOns}
 			data["effective_at"] = sub.CurrentPeriodEnd
@@ -561,7 +573,7 @@ func (s *Service) applyOrder(ctx context.Context, st *accountState, order *billo
 		w.Events = append(w.Events, e)
 	case billow.OrderCredits:
 		ucr := req.Credits * 1_000_000
-		_, _, err := s.store.CreateGrant(ctx, billow.CreateGrantInput{Account: st.account.ID, Kind: billow.GrantPaid,
+		_, err := s.store.PostGrant(ctx, billow.CreateGrantInput{Account: st.account.ID, Kind: billow.GrantPaid,
 			AmountUcr: ucr, ID: "purchase:" + order.ID, Description: fmt.Sprintf("Purchase of %d credits (order %s)", req.Credits, order.ID), System: true})
 		if err != nil {
 			return err

@@ -98,6 +98,14 @@ func TestWireOrdersWaitForClearance(t *testing.T) {
 			t.Fatalf("order %+v, %v", subOrder, err)
 		}
 		wantStatus(t, f.sub(t), billow.SubscriptionIncomplete)
+		wallet := func(want int64) {
+			t.Helper()
+			w, err := env.DB.Wallet(f.ctx, f.acct.ID)
+			if err != nil || w.BalanceUcr != want {
+				t.Fatalf("wallet %d µcr, %v; want %d", w.BalanceUcr, err, want)
+			}
+		}
+		wallet(0) // the plan's included credits come with its first period, once paid
 		inv, err := env.DB.Invoice(f.ctx, subOrder.Invoice)
 		if err != nil || inv.Status != billow.InvoiceOpen || inv.PaymentStatus != billow.PaymentPending || inv.Number == "" {
 			t.Fatalf("wire invoice %+v, %v", inv, err)
@@ -106,24 +114,19 @@ func TestWireOrdersWaitForClearance(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantStatus(t, f.sub(t), billow.SubscriptionActive)
+		wallet(5000 * billow.MicroCreditsPerCredit) // Essential's included credits
 
 		credits, err := f.svc.SubmitOrder(f.ctx, f.acct.ID, billow.SubmitOrderInput{Credits: 10_000})
 		if err != nil || credits.Status != billow.OrderPendingPayment || credits.AmountMinor != 1000 {
 			t.Fatalf("credits order %+v, %v", credits, err)
 		}
-		w, err := env.DB.Wallet(f.ctx, f.acct.ID)
-		if err != nil || w.BalanceUcr != 0 {
-			t.Fatalf("wallet before clearance %d, %v", w.BalanceUcr, err)
-		}
+		wallet(5000 * billow.MicroCreditsPerCredit) // nothing bought before clearance
 		if _, err := f.svc.ClearPayment(f.ctx, f.acct.ID, credits.ID); err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.svc.ClearPayment(f.ctx, f.acct.ID, credits.ID)
 		wantCode(t, err, billow.CodeOrderNotPending)
-		w, err = env.DB.Wallet(f.ctx, f.acct.ID)
-		if err != nil || w.BalanceUcr != 10_000*1_000_000 {
-			t.Fatalf("wallet after clearance %d, %v", w.BalanceUcr, err)
-		}
+		wallet(15_000 * billow.MicroCreditsPerCredit)
 		if _, err := env.DB.VerifyLedger(f.ctx, nil); err != nil {
 			t.Fatal(err)
 		}

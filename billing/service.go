@@ -29,6 +29,8 @@ type Store interface {
 	// DueSubscriptions returns subscriptions with work due at or before now, leaving out
 	// accounts on a test clock.
 	DueSubscriptions(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// PostponeSubscription moves a subscription's next action to until if it is sooner.
+	PostponeSubscription(ctx context.Context, id string, until time.Time) error
 
 	Subscription(ctx context.Context, id string) (*billow.Subscription, error)
 	// LiveSubscription returns the subscription that has not ended (no_subscription).
@@ -43,13 +45,19 @@ type Store interface {
 	OutstandingInvoices(ctx context.Context, accountID string) ([]*billow.Invoice, error)
 	Payments(ctx context.Context, invoiceID string) ([]*billow.Payment, error)
 	Order(ctx context.Context, id string) (*billow.Order, []byte, error)
-	BilledUsage(ctx context.Context, accountID string) (map[string]int64, error)
+	// BilledUsage returns what postpaid lines of ended months were invoiced, by ref.
+	BilledUsage(ctx context.Context, accountID string) (map[string]billow.BilledLine, error)
 	RatingQuantities(ctx context.Context, accountID string, from, to time.Time, sels []rating.Selection) (map[string]decimal.Decimal, error)
 
 	// WriteBilling commits a decision whole (concurrent_update when read stale).
 	WriteBilling(ctx context.Context, w *billow.BillingWrite) error
-	// CreateGrant adds credits; the same id again returns the first grant.
-	CreateGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Grant, *billow.Transfer, error)
+	// PostGrant adds credits; the same id again returns the first grant's transfer.
+	PostGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Transfer, error)
+	// ExpireGrantsAt and ExpireHoldsAt expire an account's grants and holds due at or
+	// before at, up to a page a call, and return how many: the credit upkeep of an account
+	// on a test clock.
+	ExpireGrantsAt(ctx context.Context, accountID string, at time.Time) (int, error)
+	ExpireHoldsAt(ctx context.Context, accountID string, at time.Time) (int, error)
 }
 
 // Limits of the service, named with their unit last.

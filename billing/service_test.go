@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,7 @@ func TestYearOfOneAccount(t *testing.T) {
 		}
 		sub := f.sub(t)
 		wantStatus(t, sub, billow.SubscriptionTrialing)
+		balance(t, env, f.acct.ID, 5000*credit) // the trial comes with Essential's included credits
 		trialEnd := start.AddDate(0, 0, 14)
 		if !sub.CurrentPeriodEnd.Equal(trialEnd) {
 			t.Fatalf("trial ends %s, want %s", sub.CurrentPeriodEnd, trialEnd)
@@ -166,6 +168,10 @@ func TestYearOfOneAccount(t *testing.T) {
 		if want := time.Date(2026, 2, 28, 4, 0, 0, 0, loc); !sub.CurrentPeriodEnd.Equal(want) {
 			t.Fatalf("first period ends %s, want %s", sub.CurrentPeriodEnd.In(loc), want)
 		}
+		// The trial's credits expired with it; the first period has its own, until its end.
+		if w := balance(t, env, f.acct.ID, 5000*credit); len(w.Grants) != 1 || !w.Grants[0].ExpiresAt.Equal(sub.CurrentPeriodEnd) {
+			t.Fatalf("grants %+v after the trial", w.Grants)
+		}
 
 		// Mid-cycle upgrade on 13 February: 15 of 30 days remain.
 		f.advance(t, time.Date(2026, 2, 13, 12, 0, 0, 0, loc))
@@ -176,12 +182,16 @@ func TestYearOfOneAccount(t *testing.T) {
 		if sub.Plan != "advanced" {
 			t.Fatalf("plan %s after upgrade", sub.Plan)
 		}
+		// The period now has Advanced's 20,000 credits: Essential's 5,000 and the 15,000
+		// more that Advanced includes.
+		balance(t, env, f.acct.ID, 20_000*credit)
 
 		// The renewal on 28 February is declined: past due, retries on days 1, 3, 5, 7.
 		f.card(t, sandbox.CardInsufficientFunds, true)
 		f.advance(t, time.Date(2026, 2, 28, 5, 0, 0, 0, loc))
 		sub = f.sub(t)
 		wantStatus(t, sub, billow.SubscriptionPastDue)
+		balance(t, env, f.acct.ID, 20_000*credit) // the new period's credits, unpaid as it is
 		if got := sub.DaysBeforeSuspension(time.Date(2026, 2, 28, 5, 0, 0, 0, loc)); got != 7 {
 			t.Fatalf("days before suspension %d, want 7", got)
 		}
@@ -232,6 +242,22 @@ func TestYearOfOneAccount(t *testing.T) {
 		a, err := env.DB.Account(f.ctx, f.acct.ID)
 		if err != nil || a.Plan != "" {
 			t.Fatalf("account plan %q after cancel (%v)", a.Plan, err)
+		}
+		// Every period had its free credits, granted once and expired at its end: the
+		// trial, the first period, the upgrade's difference and nine renewals, the last
+		// period's expiring with the subscription.
+		balance(t, env, f.acct.ID, 0)
+		granted, expired := 0, 0
+		for _, m := range movements(t, env, f.acct.ID) {
+			switch {
+			case strings.HasPrefix(m, billow.TransferIDIncluded):
+				granted++
+			case strings.HasPrefix(m, "expire "):
+				expired++
+			}
+		}
+		if granted != 12 || expired != 12 {
+			t.Errorf("%d included grants and %d expiries, want 12 and 12", granted, expired)
 		}
 
 		renewal := func(n int) invoiceRow {

@@ -807,7 +807,7 @@ func (d *decoder) limits(m *mapping, c *Catalog) []Limit {
 		l := Limit{Meter: meter, Period: d.enum(lm, "period", PeriodMonth, PeriodTotal),
 			AllowancePercent: d.percent(lm, "allowance_percent", 100)}
 		l.Limit, _ = d.integer(lm, "limit", 1, QuantityMax)
-		l.HardLimit = hardLimit(l.Limit, l.AllowancePercent)
+		l.HardLimit = HardLimit(l.Limit, l.AllowancePercent)
 		limits = append(limits, l)
 	}
 	sort.Slice(limits, func(i, j int) bool { return limits[i].Meter < limits[j].Meter })

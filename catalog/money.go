@@ -138,9 +138,19 @@ func (d *decoder) rateNode(n *yaml.Node, path string, max int64, money bool) str
 		d.addf(n, path, "must be at most %d (%s given)", max, s)
 		return ""
 	}
-	text := v.String() // no trailing zeros
-	if _, frac, _ := PlainDecimal(text); money && d.digits >= 0 && frac < d.digits {
-		return v.StringFixed(int32(d.digits))
+	if money && d.digits >= 0 {
+		return PriceText(v, int64(d.digits))
+	}
+	return v.String() // no trailing zeros
+}
+
+// PriceText is the canonical text of a price: no trailing zeros, but at least the
+// currency's digits, so that it reads like money ("60.00", "0.0043"). Parse stores every
+// price so; a contract's prices (package contract) are written the same way.
+func PriceText(v decimal.Decimal, currencyDigits int64) string {
+	text := v.String()
+	if _, frac, _ := PlainDecimal(text); int64(frac) < currencyDigits {
+		return v.StringFixed(int32(currencyDigits))
 	}
 	return text
 }
@@ -154,9 +164,10 @@ func (d *decoder) percent(m *mapping, key string, max int64) string {
 	return d.rateNode(n, path, max, false)
 }
 
-// hardLimit returns limit plus percent of it, rounded down: the allowance is a tolerance,
-// and rounding down never lets more through than the contract says.
-func hardLimit(limit int64, percent string) int64 {
+// HardLimit returns limit plus percent of it, rounded down: the allowance is a tolerance,
+// and rounding down never lets more through than the contract says. percent is a
+// validated decimal ("1", "2.5") or empty for none.
+func HardLimit(limit int64, percent string) int64 {
 	if percent == "" {
 		return limit
 	}

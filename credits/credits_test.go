@@ -109,3 +109,73 @@ func TestKeeperGrantsAndExpires(t *testing.T) {
 		}
 	})
 }
+
+func TestCycleAndUpgradeGrants(t *testing.T) {
+	cat, err := catalog.ParseExample("ai-for-service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	essential, _ := cat.Plan("essential") // 5,000 credits a cycle
+	advanced, _ := cat.Plan("advanced")   // 20,000
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 29, 9, 0, 0, 0, time.UTC)
+	end := time.Date(2026, 2, 28, 9, 0, 0, 0, time.UTC)
+
+	g := credits.CycleGrant("acct_1", essential, catalog.IntervalMonth, start, end, ny)
+	if g == nil || g.ID != "included:essential:2026-01-29T09:00:00Z" || g.AmountUcr != 5000*credit || g.Kind != billow.GrantFree ||
+		!g.ExpiresAt.Equal(end) || g.Description != "Free credits included with Essential, 29 January 2026 to 28 February 2026" {
+		t.Errorf("cycle grant %+v", g)
+	}
+	if err := g.Validate(start); err != nil {
+		t.Errorf("cycle grant invalid: %v", err)
+	}
+	// Microseconds tell two starts apart, as the store keeps them.
+	if g := credits.CycleGrant("acct_1", essential, catalog.IntervalMonth, start.Add(1500*time.Nanosecond), end, ny); g.ID != "included:essential:2026-01-29T09:00:00.000001Z" {
+		t.Errorf("id %s", g.ID)
+	}
+
+	at := time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC)
+	up := credits.UpgradeGrant("acct_1", essential, advanced, catalog.IntervalMonth, start, at, end, ny)
+	if up == nil || up.ID != "included:advanced:2026-01-29T09:00:00Z" || up.AmountUcr != 15_000*credit || !up.ExpiresAt.Equal(end) ||
+		up.Description != "Free credits added by the change to Advanced, 13 February 2026 to 28 February 2026" {
+		t.Errorf("upgrade grant %+v", up)
+	}
+	if g := credits.UpgradeGrant("acct_1", advanced, essential, catalog.IntervalMonth, start, at, end, ny); g != nil {
+		t.Errorf("a downgrade grants %+v", g)
+	}
+	if g := credits.UpgradeGrant("acct_1", nil, advanced, catalog.IntervalMonth, start, at, end, ny); g == nil || g.AmountUcr != 20_000*credit {
+		t.Errorf("from a plan without credits: %+v", g)
+	}
+
+	// A plan refreshing by month is cycled on a monthly subscription only.
+	monthly := *essential
+	monthly.IncludedCredits = &catalog.IncludedCredits{Credits: 5000, Refresh: catalog.RefreshMonth}
+	for _, tc := range []struct {
+		plan     *catalog.Plan
+		interval string
+		want     bool
+	}{
+		{essential, catalog.IntervalMonth, true}, {essential, catalog.IntervalYear, true},
+		{&monthly, catalog.IntervalMonth, true}, {&monthly, catalog.IntervalYear, false}, {nil, catalog.IntervalYear, true},
+	} {
+		if got := credits.Cycled(tc.plan, tc.interval); got != tc.want {
+			t.Errorf("Cycled(%v, %s) = %v", tc.plan != nil && tc.plan.IncludedCredits.Refresh == catalog.RefreshMonth, tc.interval, got)
+		}
+	}
+	if g := credits.CycleGrant("acct_1", &monthly, catalog.IntervalYear, start, start.AddDate(1, 0, 0), ny); g != nil {
+		t.Errorf("a yearly cycle grants the monthly refresh: %+v", g)
+	}
+	for _, s := range []billow.SubscriptionStatus{"", billow.SubscriptionIncomplete, billow.SubscriptionCanceled, billow.SubscriptionExpired} {
+		if credits.Subscribed(s) {
+			t.Errorf("Subscribed(%q)", s)
+		}
+	}
+	for _, s := range []billow.SubscriptionStatus{billow.SubscriptionTrialing, billow.SubscriptionActive, billow.SubscriptionPastDue, billow.SubscriptionSuspended} {
+		if !credits.Subscribed(s) {
+			t.Errorf("!Subscribed(%q)", s)
+		}
+	}
+}

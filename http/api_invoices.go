@@ -93,6 +93,38 @@ func (s *Server) registerInvoices() {
 			return out, nil
 		})
 
+	type upcomingIn struct{ AccountPath }
+	register(s, operation("getUpcomingInvoice", http.MethodGet, "/v1/accounts/{account}/invoices/upcoming", "Preview the upcoming invoice", "Invoices",
+		"The invoice the subscription will be renewed with when its current period ends, if nothing changes until then, "+
+			"computed now and stored nowhere: status draft, no id, no number, billed at the period end. It has the lines the "+
+			"renewal will have: a pending change applied (a scheduled downgrade shows the new plan), the next period's fee and "+
+			"add-ons, the postpaid usage and seats of the months that will have ended by then (a month still running rated as far "+
+			"as it has gone), late-usage adjustments, and the tax. A trial's upcoming invoice is its first paid one. 404 "+
+			"no_subscription when the account has no subscription that has not ended; 404 no_upcoming_invoice when it will not "+
+			"renew (set to cancel at period end, past due or suspended, a trial without a payment method, waiting for its first "+
+			"payment). An enterprise account's invoices are the operator's: its own key gets 404 not_found."),
+		func(ctx context.Context, in *upcomingIn) (*invoiceOut, error) {
+			a, err := s.account(ctx, in.Account)
+			if err != nil {
+				return nil, err
+			}
+			// The preview would be Hidden, as the invoice it previews will be (billing's
+			// newInvoice): refused before anything is computed, the same answer as reading a
+			// hidden invoice by id.
+			if a.Type == billow.AccountEnterprise && !principal(ctx).IsOperator() {
+				return nil, billow.NotFound("invoice", "upcoming")
+			}
+			b, err := s.billingService()
+			if err != nil {
+				return nil, err
+			}
+			inv, err := b.UpcomingInvoice(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &invoiceOut{Body: inv}, nil
+		})
+
 	type getIn struct{ InvoicePath }
 	register(s, operation("getInvoice", http.MethodGet, "/v1/invoices/{invoice}", "Get an invoice", "Invoices",
 		"Returns an invoice with its lines, tax, totals, bill-to and payment status. A finalized invoice never changes but "+

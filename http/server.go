@@ -39,6 +39,9 @@ type Store interface {
 	ListAccounts(ctx context.Context, f sqlstore.AccountFilter, page billow.PageInput) (billow.Page[*billow.Account], error)
 	UpdateAccount(ctx context.Context, id string, in billow.UpdateAccountInput) (*billow.Account, error)
 	MigrateAccountCatalog(ctx context.Context, id string, in billow.MigrateCatalogInput) (*billow.Account, error)
+	SetContract(ctx context.Context, accountID string, in billow.ContractTerms) (*billow.Contract, error)
+	Contract(ctx context.Context, accountRef string) (*billow.Contract, error)
+	DeleteContract(ctx context.Context, accountID string) (*billow.Contract, error)
 
 	CreateApp(ctx context.Context, accountID string, in billow.CreateAppInput) (*billow.App, error)
 	App(ctx context.Context, accountID, ref string) (*billow.App, error)
@@ -106,6 +109,9 @@ type Config struct {
 	// clocks. Without it those operations answer 500 (a wiring fault); reads of stored
 	// invoices, orders and subscriptions still work.
 	Billing *billing.Service
+	// AutoCharge reads and saves accounts' auto-charge settings. Without it those
+	// operations answer 500 (a wiring fault).
+	AutoCharge AutoCharger
 	// Branding is how invoice PDFs look: the operator's name (required), address, logo,
 	// accent colour and footer. It is checked once here; an invalid branding is logged
 	// and every PDF answers 500 until it is fixed.
@@ -122,6 +128,7 @@ type Server struct {
 	ingester       Ingester
 	checker        Checker
 	billing        *billing.Service
+	autoCharge     AutoCharger
 	branding       pdf.Branding
 	brandingErr    error // why branding cannot print; nil when it can
 	api            huma.API
@@ -137,7 +144,7 @@ func New(cfg Config) *Server {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
 	s := &Server{store: cfg.Store, logger: cfg.Logger, defaultCatalog: cfg.DefaultCatalog, metrics: newHTTPMetrics(cfg.Metrics),
-		ingester: cfg.Ingester, checker: cfg.Checker, billing: cfg.Billing, branding: cfg.Branding}
+		ingester: cfg.Ingester, checker: cfg.Checker, billing: cfg.Billing, autoCharge: cfg.AutoCharge, branding: cfg.Branding}
 	if err := s.branding.Validate(); err != nil {
 		s.brandingErr = err
 		if cfg.Billing != nil {

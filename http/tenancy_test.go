@@ -62,6 +62,9 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "GET", pattern: "/v1/accounts/{account}", path: "/v1/accounts/" + aID},
 			{method: "PATCH", pattern: "/v1/accounts/{account}", path: "/v1/accounts/tenant-a", body: `{"name":"mine now"}`},
 			{method: "POST", pattern: "/v1/accounts/{account}/catalog_migration", path: "/v1/accounts/" + aID + "/catalog_migration", body: `{"to_version":1}`},
+			{method: "PUT", pattern: "/v1/accounts/{account}/contract", path: "/v1/accounts/tenant-a/contract", body: `{"plan":"enterprise","fees":{"month":"1.00"}}`},
+			{method: "GET", pattern: "/v1/accounts/{account}/contract", path: "/v1/accounts/" + aID + "/contract"},
+			{method: "DELETE", pattern: "/v1/accounts/{account}/contract", path: "/v1/accounts/tenant-a/contract"},
 			{method: "POST", pattern: "/v1/accounts/{account}/apps", path: "/v1/accounts/tenant-a/apps", body: `{"external_id":"b-bot","name":"B"}`},
 			{method: "GET", pattern: "/v1/accounts/{account}/apps", path: "/v1/accounts/" + aID + "/apps"},
 			{method: "GET", pattern: "/v1/accounts/{account}/apps/{app}", path: "/v1/accounts/tenant-a/apps/" + appID},
@@ -77,6 +80,8 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "GET", pattern: "/v1/accounts/{account}/usage/trends", path: "/v1/accounts/" + aID + "/usage/trends?range=7d"},
 			{method: "GET", pattern: "/v1/accounts/{account}/usage/summary", path: "/v1/accounts/tenant-a/usage/summary"},
 			{method: "GET", pattern: "/v1/accounts/{account}/wallet", path: "/v1/accounts/tenant-a/wallet"},
+			{method: "GET", pattern: "/v1/accounts/{account}/auto_charge", path: "/v1/accounts/tenant-a/auto_charge"},
+			{method: "PUT", pattern: "/v1/accounts/{account}/auto_charge", path: "/v1/accounts/" + aID + "/auto_charge", body: `{"enabled":true,"threshold_credits":500,"top_up_credits":1000}`},
 			{method: "POST", pattern: "/v1/accounts/{account}/grants", path: "/v1/accounts/" + aID + "/grants", body: `{"kind":"paid","amount_ucr":1000000,"id":"sneaky-grant"}`},
 			{method: "GET", pattern: "/v1/accounts/{account}/transactions", path: "/v1/accounts/tenant-a/transactions"},
 			{method: "GET", pattern: "/v1/accounts/{account}/transactions.csv", path: "/v1/accounts/tenant-a/transactions.csv?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"},
@@ -103,6 +108,7 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "POST", pattern: "/v1/accounts/{account}/subscription/resume", path: "/v1/accounts/tenant-a/subscription/resume"},
 			{method: "GET", pattern: "/v1/accounts/{account}/billing_events", path: "/v1/accounts/tenant-a/billing_events"},
 			{method: "GET", pattern: "/v1/accounts/{account}/invoices", path: "/v1/accounts/tenant-a/invoices"},
+			{method: "GET", pattern: "/v1/accounts/{account}/invoices/upcoming", path: "/v1/accounts/tenant-a/invoices/upcoming"},
 			{method: "GET", pattern: "/v1/accounts/{account}/invoices.csv", path: "/v1/accounts/tenant-a/invoices.csv?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"},
 			{method: "GET", pattern: "/v1/invoices/{invoice}", path: "/v1/invoices/" + invoiceID},
 			{method: "POST", pattern: "/v1/invoices/{invoice}/pay", path: "/v1/invoices/" + invoiceID + "/pay"},
@@ -194,6 +200,9 @@ func TestTenantsNeverMeet(t *testing.T) {
 		}
 		if w := asA.must(200, "GET", "/v1/accounts/tenant-a/wallet", nil); w["balance_ucr"] != walletBefore {
 			t.Fatalf("wallet of A = %v, was %v", w, walletBefore)
+		}
+		if ac, err := env.DB.AutoCharge(context.Background(), aID); err == nil {
+			t.Fatalf("B set A's auto-charge: %+v", ac)
 		}
 		if n, err := env.DB.CountEvents(context.Background(), a["id"].(string)); err != nil || n != 0 {
 			t.Fatalf("account A has %d events after B's attempt, %v", n, err)

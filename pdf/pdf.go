@@ -656,6 +656,9 @@ func paymentLine(inv *billow.Invoice) string {
 		status = "last attempt declined"
 	case billow.PaymentUnknown:
 		status = "being confirmed with the payment provider"
+	case billow.PaymentExternal:
+		// The operator collects it under the contract (billow.PaymentExternal).
+		status = "payable as agreed in your contract"
 	}
 	if inv.Status == billow.InvoiceVoid {
 		status = "no payment due: the invoice is void"

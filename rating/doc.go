@@ -11,7 +11,9 @@
 // for the same input, every time: re-rating a month gives identical lines, and charging
 // posts only the difference between a line and what it charged before.
 //
-// Seat prices (Plan.Seats) are not rated here: seats are invoice work (billing, issue 5).
+// Seat prices (Plan.Seats) are rated by RateSeats, one line per product counted the way
+// the subscription chose (named or concurrent), with the same one rounding; billing puts
+// those billed in currency on the invoice (billing/seats.go).
 //
 // The rules, the rounding stated exactly, are in docs/rating.md.
 package rating

@@ -114,8 +114,7 @@ func (s Selection) Key() string {
 }
 
 // Needs returns the quantities the plan's rates billed in billedIn need (every rate's
-// when billedIn is ""), in the order of the rates. Seats are not rated here (see the
-// package comment).
+// when billedIn is ""), in the order of the rates. Seats need theirs from SeatNeeds.
 func Needs(p *catalog.Plan, billedIn string) []Selection {
 	out := make([]Selection, 0, len(p.Rates))
 	for _, r := range p.Rates {
@@ -146,34 +145,11 @@ type Input struct {
 // Validate reports the first problem of the input: no catalog, an unknown plan, a period
 // that is not a month, a missing or out-of-range quantity.
 func (in *Input) Validate() error {
-	if in.Catalog == nil {
-		return errorf(CodeInvalidInput, "catalog", "is required")
-	}
-	p, ok := in.Catalog.Plan(in.Plan)
-	if !ok {
-		return errorf(CodeUnknownPlan, "plan", "catalog %q has no plan %q", in.Catalog.Name, in.Plan)
-	}
-	switch in.BilledIn {
-	case "", catalog.BilledInCredits, catalog.BilledInCurrency:
-	default:
-		return errorf(CodeInvalidInput, "billed_in", "must be credits, currency or empty, not %q", in.BilledIn)
-	}
-	if err := in.Period.Validate(); err != nil {
+	p, err := checkPlanMonth(in.Catalog, in.Plan, in.BilledIn, in.Period)
+	if err != nil {
 		return err
 	}
-	limit := decimal.New(1, QuantityExponentMax)
-	for _, s := range Needs(p, in.BilledIn) {
-		key := s.Key()
-		q, ok := in.Quantities[key]
-		switch {
-		case !ok:
-			return errorf(CodeMissingQuantity, "quantities["+key+"]", "the quantity of %s is required (0 when there was no usage)", key)
-		case q.Abs().GreaterThanOrEqual(limit) || q.Exponent() < -QuantityFractionDigitsMax:
-			return errorf(CodeQuantityOutOfRange, "quantities["+key+"]", "%s is beyond the bounds of a quantity (below 10^%d, at most %d fractional digits)",
-				q, QuantityExponentMax, QuantityFractionDigitsMax)
-		}
-	}
-	return nil
+	return checkQuantities(Needs(p, in.BilledIn), in.Quantities)
 }
 
 // Result is the rated lines of one plan for one period.

@@ -11,11 +11,12 @@ import (
 
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
+	"github.com/billowhq/billow/contract"
 	"github.com/billowhq/billow/usage"
 )
 
 const accountColumns = `id, external_id, name, type, currency, timezone, catalog, catalog_version, plan,
-	billing_contact, metadata, created_at, updated_at, auto_billing, tax_rate, COALESCE(test_clock_id, ''), subscription_status`
+	billing_contact, metadata, created_at, updated_at, auto_billing, tax_rate, COALESCE(test_clock_id, ''), subscription_status, contract`
 
 // AccountFilter narrows a list of accounts.
 type AccountFilter struct {
@@ -183,7 +184,8 @@ func (db *DB) UpdateAccount(ctx context.Context, id string, in billow.UpdateAcco
 // its events in the same transaction.
 //
 // Errors: validation_failed, not_found, unknown_catalog (no such version), unknown_plan,
-// plan_not_for_account_type.
+// plan_not_for_account_type, contract_not_allowed (the account's contract does not fit
+// the new version).
 func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.MigrateCatalogInput) (*billow.Account, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -207,6 +209,13 @@ func (db *DB) MigrateAccountCatalog(ctx context.Context, id string, in billow.Mi
 		}
 		if err := checkPlan(cat, plan, a.Type, "plan"); err != nil {
 			return err
+		}
+		if a.Contract != nil {
+			// The contract must fit the new version too: its prices would otherwise be
+			// dropped, or the account's catalog could no longer be read.
+			if _, err := contract.Apply(cat, &a.Contract.ContractTerms); err != nil {
+				return contractMisfit(err, a.Catalog, in.ToVersion)
+			}
 		}
 		old, err := db.AccountCatalog(ctx, a)
 		if err != nil {
@@ -276,12 +285,12 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanAccount(s scanner) (*billow.Account, error) {
 	var (
-		a                  billow.Account
-		typ, contact, meta string
-		created, updated   int64
+		a                                billow.Account
+		typ, contact, meta, contractJSON string
+		created, updated                 int64
 	)
 	err := s.Scan(&a.ID, &a.ExternalID, &a.Name, &typ, &a.Currency, &a.Timezone, &a.Catalog, &a.CatalogVersion, &a.Plan,
-		&contact, &meta, &created, &updated, &a.AutoBilling, &a.TaxRate, &a.TestClock, &a.SubscriptionStatus)
+		&contact, &meta, &created, &updated, &a.AutoBilling, &a.TaxRate, &a.TestClock, &a.SubscriptionStatus, &contractJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +301,14 @@ func scanAccount(s scanner) (*billow.Account, error) {
 	}
 	if err := json.Unmarshal([]byte(meta), &a.Metadata); err != nil {
 		return nil, fmt.Errorf("sqlstore: account %s metadata: %w", a.ID, err)
+	}
+	if contractJSON != noContract {
+		var c billow.Contract
+		if err := json.Unmarshal([]byte(contractJSON), &c); err != nil {
+			return nil, fmt.Errorf("sqlstore: account %s contract: %w", a.ID, err)
+		}
+		c.Account = a.ID
+		a.Contract = &c
 	}
 	return &a, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,6 +176,18 @@ func (db *DB) DueSubscriptions(ctx context.Context, now time.Time, limit int) ([
 		billow.TimeMicros(now), limit)
 }
 
+// PostponeSubscription moves a subscription's next action to until, if it is due sooner:
+// a subscription whose pass failed waits before the next try, and a later time another
+// process wrote is kept.
+func (db *DB) PostponeSubscription(ctx context.Context, id string, until time.Time) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE subscriptions SET next_action_at = $2 WHERE id = $1 AND next_action_at < $2`,
+		id, billow.TimeMicros(until))
+	if err != nil {
+		return fmt.Errorf("sqlstore: postpone subscription %s: %w", id, err)
+	}
+	return nil
+}
+
 // --- payment methods ---
 
 const paymentMethodColumns = `id, account_id, kind, gateway, token, brand, last4, exp_month, exp_year, holder_name,
@@ -303,7 +316,7 @@ func (db *DB) Invoice(ctx context.Context, id string) (*billow.Invoice, error) {
 
 // InvoiceFilter selects an account's invoices.
 type InvoiceFilter struct {
-	AccountID string
+	AccountID string // empty: every account's (for the operator)
 	// IncludeHidden lists enterprise invoices too: for the operator only.
 	IncludeHidden bool
 	// IncludeDrafts lists drafts (orders awaiting payment) too.
@@ -317,10 +330,15 @@ type InvoiceFilter struct {
 // InvoicesListMax bounds one list of invoices.
 const InvoicesListMax = 10_000
 
-// Invoices returns an account's invoices in chronological order (seed 000: oldest first).
+// Invoices returns an account's invoices, or every account's when f.AccountID is empty,
+// in chronological order (seed 000: oldest first).
 func (db *DB) Invoices(ctx context.Context, f InvoiceFilter) ([]*billow.Invoice, error) {
-	q := `SELECT ` + invoiceColumns + ` FROM invoices WHERE account_id = $1`
-	args := []any{f.AccountID}
+	q := `SELECT ` + invoiceColumns + ` FROM invoices WHERE TRUE`
+	var args []any
+	if f.AccountID != "" {
+		args = append(args, f.AccountID)
+		q += fmt.Sprintf(` AND account_id = $%d`, len(args))
+	}
 	if !f.IncludeHidden {
 		args = append(args, false)
 		q += fmt.Sprintf(` AND hidden = $%d`, len(args))
@@ -345,28 +363,37 @@ func (db *DB) Invoices(ctx context.Context, f InvoiceFilter) ([]*billow.Invoice,
 	return queryAll(ctx, db.read, "invoices", scanInvoice, q, args...)
 }
 
-// OutstandingInvoices returns the account's open invoices, oldest first.
+// OutstandingInvoices returns the account's open invoices Billow collects, oldest first:
+// not those the operator collects outside Billow (payment_status external), which no
+// charge, dunning or plan change waits for.
 func (db *DB) OutstandingInvoices(ctx context.Context, accountID string) ([]*billow.Invoice, error) {
 	return queryAll(ctx, db.read, "open invoices", scanInvoice, `SELECT `+invoiceColumns+` FROM invoices WHERE account_id = $1 AND status = 'open'
-		ORDER BY billing_date, id`, accountID)
+		AND payment_status <> $2 ORDER BY billing_date, id`, accountID, string(billow.PaymentExternal))
 }
 
-// BilledUsage returns what postpaid usage the account has been invoiced so far, by
-// line ref ("usage:2026-10:<rate key>").
-func (db *DB) BilledUsage(ctx context.Context, accountID string) (map[string]int64, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT ref, amount_minor FROM billed_usage WHERE account_id = $1`, accountID)
+// BilledUsage returns what postpaid usage and seats the account has been invoiced so
+// far, by line ref ("usage:2026-10:<rate key>", "seats:2026-10:<product>:<mode>"), with
+// the quantities each was last rated from (nil for a row written before they were kept).
+func (db *DB) BilledUsage(ctx context.Context, accountID string) (map[string]billow.BilledLine, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT ref, amount_minor, quantities FROM billed_usage WHERE account_id = $1`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: billed usage: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int64{}
+	out := map[string]billow.BilledLine{}
 	for rows.Next() {
 		var ref string
-		var amount int64
-		if err := rows.Scan(&ref, &amount); err != nil {
+		var l billow.BilledLine
+		var quantities sql.NullString
+		if err := rows.Scan(&ref, &l.AmountMinor, &quantities); err != nil {
 			return nil, err
 		}
-		out[ref] = amount
+		if quantities.Valid {
+			if err := json.Unmarshal([]byte(quantities.String), &l.Quantities); err != nil {
+				return nil, fmt.Errorf("sqlstore: billed usage %s: quantities: %w", ref, err)
+			}
+		}
+		out[ref] = l
 	}
 	return out, rows.Err()
 }
@@ -504,62 +531,68 @@ func stale(what, id string) error {
 // Errors: concurrent_update (a stale subscription, invoice, order or payment, or an
 // invoice for the same cycle already written), subscription_exists.
 func (db *DB) WriteBilling(ctx context.Context, w *billow.BillingWrite) error {
-	now := db.now()
+	op := &billingWriteOp{write: w}
+	db.billingQueue.do(ctx, op)
+	return op.err
+}
+
+// Billing decisions are group committed (groupCommit): an invoice run's renewals share
+// transactions and fsyncs, each decision under its own savepoint so that one read stale
+// is refused alone.
+const (
+	// billingBatchWritesMax bounds the decisions one transaction commits together.
+	billingBatchWritesMax = 256
+	// billingBatchTimeout bounds one batch; its decisions fail after it, nothing written.
+	billingBatchTimeout = 30 * time.Second
+)
+
+// billingWriteOp is one decision queued for a batch, and its answer once committed.
+type billingWriteOp struct {
+	write *billow.BillingWrite
+	err   error
+}
+
+// writeBillingBatch commits a batch of decisions in one transaction. A decision refused
+// by its checks (a stale version, a taken cycle) is rolled back to its savepoint and
+// answered alone; an error of the database fails them all, nothing written.
+func (db *DB) writeBillingBatch(ctx context.Context, ops []*billingWriteOp) {
+	now := db.now() // one instant for the whole batch
+	if db.dialect == Postgres {
+		db.writeBillingBatchPostgres(ctx, ops, now)
+		return
+	}
+	if len(ops) == 1 {
+		// Alone, a decision needs no savepoint: its transaction is its own.
+		op := ops[0]
+		op.err = billingWriteError(op.write, db.tx(ctx, func(tx *sql.Tx) error { return db.writeBilling(ctx, tx, op.write, now) }))
+		return
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if s := w.Subscription; s != nil {
-			if err := db.writeSubscription(ctx, tx, s, w.NewSubscription, w.NextActionAt); err != nil {
+		for _, op := range ops {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT billing_write`); err != nil {
 				return err
 			}
-		}
-		if s := w.Subscription; s != nil {
-			// The account mirrors its subscription's status (and plan) and is stamped
-			// changed, so that the checks of every process pick it up on their next poll.
-			plan := sql.NullString{}
-			if w.AccountPlan != nil {
-				plan = sql.NullString{String: *w.AccountPlan, Valid: true}
+			if op.err = db.writeBilling(ctx, tx, op.write, now); op.err != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT billing_write`); err != nil {
+					return err
+				}
+				op.err = billingWriteError(op.write, op.err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET subscription_status = $2, plan = COALESCE($3, plan), updated_at = $4
-				WHERE id = $1`, s.Account, string(s.Status), plan, billow.TimeMicros(now)); err != nil {
-				return err
-			}
-		}
-		for _, iw := range w.Invoices {
-			if err := db.writeInvoice(ctx, tx, iw, now); err != nil {
-				return err
-			}
-		}
-		for _, ow := range w.Orders {
-			if err := db.writeOrder(ctx, tx, ow); err != nil {
-				return err
-			}
-		}
-		for _, pw := range w.Payments {
-			if err := db.writePayment(ctx, tx, pw); err != nil {
-				return err
-			}
-		}
-		for ref, amount := range w.BilledUsage {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO billed_usage (account_id, ref, amount_minor) VALUES ($1, $2, $3)
-				ON CONFLICT (account_id, ref) DO UPDATE SET amount_minor = billed_usage.amount_minor + excluded.amount_minor`,
-				w.Subscription.Account, ref, amount); err != nil {
-				return err
-			}
-		}
-		for _, e := range w.Events {
-			if e.ID == "" {
-				e.ID = billow.NewID(billow.PrefixBillingEvent, now)
-			}
-			data, err := json.Marshal(e.Data)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO billing_events (id, account_id, type, subject, data, occurred_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Account, e.Type, e.Subject, string(data), billow.TimeMicros(e.OccurredAt)); err != nil {
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT billing_write`); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		for _, op := range ops {
+			op.err = err
+		}
+	}
+}
+
+// billingWriteError names what a unique violation means for a decision.
+func billingWriteError(w *billow.BillingWrite, err error) error {
 	if isUniqueViolation(err) {
 		if w.NewSubscription {
 			return billow.Errorf(billow.KindConflict, billow.CodeSubscriptionExists, "the account already has a subscription")
@@ -567,6 +600,116 @@ func (db *DB) WriteBilling(ctx context.Context, w *billow.BillingWrite) error {
 		return stale("billing state of account", accountOf(w))
 	}
 	return err
+}
+
+// billingStmt is one statement of a decision. A statement with staleIf set must change
+// exactly one row: one that changes none finds what it names read stale.
+type billingStmt struct {
+	query   string
+	args    []any
+	staleIf string // what the statement checks ("subscription", "invoice", …), with id
+	id      string
+}
+
+// writeBilling writes one decision within tx, statement after statement, numbering its
+// invoices from the counter as it goes.
+func (db *DB) writeBilling(ctx context.Context, tx *sql.Tx, w *billow.BillingWrite, now time.Time) error {
+	stmts, err := billingStatements(w, now, func() (int64, error) {
+		var last int64
+		err := tx.QueryRowContext(ctx, invoiceCounterSQL, invoiceNumberScope, 1).Scan(&last)
+		return last, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		res, err := tx.ExecContext(ctx, st.query, st.args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); st.staleIf != "" && n != 1 {
+			return stale(st.staleIf, st.id)
+		}
+	}
+	return nil
+}
+
+// invoiceCounterSQL takes $2 invoice numbers from the counter and returns the last.
+const invoiceCounterSQL = `INSERT INTO invoice_counters (scope, last) VALUES ($1, $2)
+	ON CONFLICT (scope) DO UPDATE SET last = invoice_counters.last + excluded.last RETURNING last`
+
+// billingStatements returns the statements that write w, in order. A finalized invoice
+// takes the next number from number and is hashed with it.
+func billingStatements(w *billow.BillingWrite, now time.Time, number func() (int64, error)) ([]billingStmt, error) {
+	var out []billingStmt
+	if s := w.Subscription; s != nil {
+		st, err := subscriptionStatement(s, w.NewSubscription, w.NextActionAt)
+		if err != nil {
+			return nil, err
+		}
+		// The account mirrors its subscription's status (and plan) and is stamped
+		// changed, so that the checks of every process pick it up on their next poll; a
+		// decision that changes neither (a charge attempt, most renewals) leaves it be.
+		plan := sql.NullString{}
+		if w.AccountPlan != nil {
+			plan = sql.NullString{String: *w.AccountPlan, Valid: true}
+		}
+		out = append(out, st, billingStmt{query: `UPDATE accounts SET subscription_status = $2, plan = COALESCE($3, plan), updated_at = $4
+			WHERE id = $1 AND (subscription_status <> $2 OR plan <> COALESCE($3, plan))`,
+			args: []any{s.Account, string(s.Status), plan, billow.TimeMicros(now)}})
+	}
+	for _, iw := range w.Invoices {
+		st, err := invoiceStatement(iw, now, number)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	for _, ow := range w.Orders {
+		out = append(out, orderStatement(ow))
+	}
+	for _, pw := range w.Payments {
+		out = append(out, paymentStatement(pw))
+	}
+	for ref, l := range w.BilledUsage {
+		// The amount adds up; the quantities are the latest the month was settled at
+		// (JSON of selection key → decimal string), kept when a write has none.
+		quantities := sql.NullString{}
+		if l.Quantities != nil {
+			b, err := json.Marshal(l.Quantities)
+			if err != nil {
+				return nil, err
+			}
+			quantities = sql.NullString{String: string(b), Valid: true}
+		}
+		out = append(out, billingStmt{query: `INSERT INTO billed_usage (account_id, ref, amount_minor, quantities) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (account_id, ref) DO UPDATE SET amount_minor = billed_usage.amount_minor + excluded.amount_minor,
+			quantities = COALESCE(excluded.quantities, billed_usage.quantities)`,
+			args: []any{w.Subscription.Account, ref, l.AmountMinor, quantities}})
+	}
+	// An invoice is numbered here, after the events about it were made: they carry the
+	// number (an email names it) from the same transaction.
+	numbers := map[string]string{}
+	for _, iw := range w.Invoices {
+		numbers[iw.Invoice.ID] = iw.Invoice.Number
+	}
+	for _, e := range w.Events {
+		if e.ID == "" {
+			e.ID = billow.NewID(billow.PrefixBillingEvent, now)
+		}
+		if n, ok := e.Data["number"]; ok && n == "" {
+			if id, ok := e.Data["invoice"].(string); ok && numbers[id] != "" {
+				e.Data["number"] = numbers[id]
+			}
+		}
+		data, err := json.Marshal(e.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, billingStmt{query: `INSERT INTO billing_events (id, account_id, type, subject, data, occurred_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, args: []any{e.ID, e.Account, e.Type, e.Subject, string(data), billow.TimeMicros(e.OccurredAt)}})
+	}
+	return out, nil
 }
 
 func accountOf(w *billow.BillingWrite) string {
@@ -579,20 +722,20 @@ func accountOf(w *billow.BillingWrite) string {
 	return ""
 }
 
-func (db *DB) writeSubscription(ctx context.Context, tx *sql.Tx, s *billow.Subscription, insert bool, next *time.Time) error {
+func subscriptionStatement(s *billow.Subscription, insert bool, next *time.Time) (billingStmt, error) {
 	addOns, err := json.Marshal(s.AddOns)
 	if err != nil {
-		return err
+		return billingStmt{}, err
 	}
 	seats, err := json.Marshal(s.Seats)
 	if err != nil {
-		return err
+		return billingStmt{}, err
 	}
 	var pending sql.NullString
 	if s.Pending != nil {
 		b, err := json.Marshal(s.Pending)
 		if err != nil {
-			return err
+			return billingStmt{}, err
 		}
 		pending = sql.NullString{String: string(b), Valid: true}
 	}
@@ -602,32 +745,22 @@ func (db *DB) writeSubscription(ctx context.Context, tx *sql.Tx, s *billow.Subsc
 		s.RetryCount, optMicros(s.SuspendAt), optMicros(s.EndedAt), billow.TimeMicros(s.CreatedAt),
 		billow.TimeMicros(s.UpdatedAt), s.Version, optMicros(next)}
 	if insert {
-		_, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`, next_action_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, args...)
-		return err
+		return billingStmt{query: `INSERT INTO subscriptions (` + subscriptionColumns + `, next_action_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, args: args}, nil
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET plan = $3, interval = $4, add_ons = $5, seats = $6,
+	return billingStmt{query: `UPDATE subscriptions SET plan = $3, interval = $4, add_ons = $5, seats = $6,
 		status = $7, anchor_at = $8, current_period_start = $9, current_period_end = $10, trial_end = $11,
 		cancel_at_period_end = $12, pending_change = $13, past_due_since = $14, next_retry_at = $15, retry_count = $16,
 		suspend_at = $17, ended_at = $18, created_at = $19, updated_at = $20, version = $21, next_action_at = $22
-		WHERE id = $1 AND account_id = $2 AND version = $21 - 1`, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return stale("subscription", s.ID)
-	}
-	return nil
+		WHERE id = $1 AND account_id = $2 AND version = $21 - 1`, args: args, staleIf: "subscription", id: s.ID}, nil
 }
 
-func (db *DB) writeInvoice(ctx context.Context, tx *sql.Tx, iw billow.InvoiceWrite, now time.Time) error {
+func invoiceStatement(iw billow.InvoiceWrite, now time.Time, next func() (int64, error)) (billingStmt, error) {
 	inv := iw.Invoice
 	if iw.Finalize {
-		var last int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO invoice_counters (scope, last) VALUES ($1, 1)
-			ON CONFLICT (scope) DO UPDATE SET last = invoice_counters.last + 1 RETURNING last`, invoiceNumberScope).Scan(&last)
+		last, err := next()
 		if err != nil {
-			return fmt.Errorf("sqlstore: invoice number: %w", err)
+			return billingStmt{}, fmt.Errorf("sqlstore: invoice number: %w", err)
 		}
 		inv.Number = fmt.Sprintf(InvoiceNumberFormat, last)
 		t := now
@@ -639,28 +772,27 @@ func (db *DB) writeInvoice(ctx context.Context, tx *sql.Tx, iw billow.InvoiceWri
 	}
 	lines, err := json.Marshal(inv.Lines)
 	if err != nil {
-		return err
+		return billingStmt{}, err
 	}
 	billTo, err := json.Marshal(inv.BillTo)
 	if err != nil {
-		return err
+		return billingStmt{}, err
 	}
 	number := sql.NullString{String: inv.Number, Valid: inv.Number != ""}
 	if iw.Insert {
-		_, err := tx.ExecContext(ctx, `INSERT INTO invoices (id, number, order_id, account_id, subscription_id, status, currency,
+		return billingStmt{query: `INSERT INTO invoices (id, number, order_id, account_id, subscription_id, status, currency,
 			currency_digits, billing_date, due_at, period_start, period_end, lines, subtotal, tax_rate, tax, total, bill_to,
 			account_name, hidden, payment_method, payment_status, finalized_at, paid_at, hash, cycle_key, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
-			inv.ID, number, inv.OrderID, inv.Account, inv.Subscription, string(inv.Status), inv.Currency, inv.CurrencyDigits,
-			billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt), billow.TimeMicros(inv.PeriodStart),
-			billow.TimeMicros(inv.PeriodEnd), string(lines), inv.SubtotalMinor, inv.TaxRate, inv.TaxMinor, inv.TotalMinor,
-			string(billTo), inv.AccountName, inv.Hidden, inv.PaymentMethod, string(inv.PaymentStatus),
-			optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash, iw.CycleKey, billow.TimeMicros(inv.CreatedAt))
-		return err
+			args: []any{inv.ID, number, inv.OrderID, inv.Account, inv.Subscription, string(inv.Status), inv.Currency, inv.CurrencyDigits,
+				billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt), billow.TimeMicros(inv.PeriodStart),
+				billow.TimeMicros(inv.PeriodEnd), string(lines), inv.SubtotalMinor, inv.TaxRate, inv.TaxMinor, inv.TotalMinor,
+				string(billTo), inv.AccountName, inv.Hidden, inv.PaymentMethod, string(inv.PaymentStatus),
+				optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash, iw.CycleKey, billow.TimeMicros(inv.CreatedAt)}}, nil
 	}
 	// Content columns change only while a draft: once numbered they are frozen, and the
 	// stored hash would expose any change.
-	res, err := tx.ExecContext(ctx, `UPDATE invoices SET number = COALESCE(number, $2), status = $3, lines = CASE WHEN number IS NULL THEN $4 ELSE lines END,
+	return billingStmt{query: `UPDATE invoices SET number = COALESCE(number, $2), status = $3, lines = CASE WHEN number IS NULL THEN $4 ELSE lines END,
 		subtotal = CASE WHEN number IS NULL THEN $5 ELSE subtotal END, tax = CASE WHEN number IS NULL THEN $6 ELSE tax END,
 		total = CASE WHEN number IS NULL THEN $7 ELSE total END, billing_date = CASE WHEN number IS NULL THEN $8 ELSE billing_date END,
 		due_at = CASE WHEN number IS NULL THEN $9 ELSE due_at END, bill_to = CASE WHEN number IS NULL THEN $10 ELSE bill_to END,
@@ -668,60 +800,93 @@ func (db *DB) writeInvoice(ctx context.Context, tx *sql.Tx, iw billow.InvoiceWri
 		payment_method = $12, payment_status = $13, finalized_at = COALESCE(finalized_at, $14), paid_at = $15,
 		hash = CASE WHEN hash = '' THEN $16 ELSE hash END
 		WHERE id = $1 AND status = $17`,
-		inv.ID, number, string(inv.Status), string(lines), inv.SubtotalMinor, inv.TaxMinor, inv.TotalMinor,
-		billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt), string(billTo), inv.AccountName,
-		inv.PaymentMethod, string(inv.PaymentStatus), optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash,
-		string(iw.ExpectStatus))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return stale("invoice", inv.ID)
-	}
-	return nil
+		args: []any{inv.ID, number, string(inv.Status), string(lines), inv.SubtotalMinor, inv.TaxMinor, inv.TotalMinor,
+			billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt), string(billTo), inv.AccountName,
+			inv.PaymentMethod, string(inv.PaymentStatus), optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash,
+			string(iw.ExpectStatus)}, staleIf: "invoice", id: inv.ID}, nil
 }
 
-func (db *DB) writeOrder(ctx context.Context, tx *sql.Tx, ow billow.OrderWrite) error {
+func orderStatement(ow billow.OrderWrite) billingStmt {
 	o := ow.Order
 	if ow.Insert {
-		_, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`, request)
+		return billingStmt{query: `INSERT INTO orders (` + orderColumns + `, request)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			o.ID, o.Account, string(o.Kind), string(o.Status), o.Invoice, o.PaymentMethod, o.AmountMinor, o.Currency,
-			string(o.Action), o.ApproveURL, o.FailureCode, o.FailureMessage, billow.TimeMicros(o.CreatedAt),
-			optMicros(o.CompletedAt), string(ow.Request))
-		return err
+			args: []any{o.ID, o.Account, string(o.Kind), string(o.Status), o.Invoice, o.PaymentMethod, o.AmountMinor, o.Currency,
+				string(o.Action), o.ApproveURL, o.FailureCode, o.FailureMessage, billow.TimeMicros(o.CreatedAt),
+				optMicros(o.CompletedAt), string(ow.Request)}}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = $2, payment_method = $3, action = $4, approve_url = $5,
+	return billingStmt{query: `UPDATE orders SET status = $2, payment_method = $3, action = $4, approve_url = $5,
 		failure_code = $6, failure_message = $7, completed_at = $8 WHERE id = $1 AND status = $9`,
-		o.ID, string(o.Status), o.PaymentMethod, string(o.Action), o.ApproveURL, o.FailureCode, o.FailureMessage,
-		optMicros(o.CompletedAt), string(ow.ExpectStatus))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return stale("order", o.ID)
-	}
-	return nil
+		args: []any{o.ID, string(o.Status), o.PaymentMethod, string(o.Action), o.ApproveURL, o.FailureCode, o.FailureMessage,
+			optMicros(o.CompletedAt), string(ow.ExpectStatus)}, staleIf: "order", id: o.ID}
 }
 
-func (db *DB) writePayment(ctx context.Context, tx *sql.Tx, pw billow.PaymentWrite) error {
+func paymentStatement(pw billow.PaymentWrite) billingStmt {
 	p := pw.Payment
 	if pw.Insert {
-		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`)
+		return billingStmt{query: `INSERT INTO payments (` + paymentColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			p.ID, p.Account, p.Invoice, p.Order, p.Method, p.AmountMinor, p.Currency, string(p.Status), p.Gateway,
-			p.Reference, p.DeclineCode, p.Message, p.OTPAttempts, billow.TimeMicros(p.CreatedAt), billow.TimeMicros(p.UpdatedAt))
-		return err
+			args: []any{p.ID, p.Account, p.Invoice, p.Order, p.Method, p.AmountMinor, p.Currency, string(p.Status), p.Gateway,
+				p.Reference, p.DeclineCode, p.Message, p.OTPAttempts, billow.TimeMicros(p.CreatedAt), billow.TimeMicros(p.UpdatedAt)}}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, reference = $3, decline_code = $4, message = $5,
+	return billingStmt{query: `UPDATE payments SET status = $2, reference = $3, decline_code = $4, message = $5,
 		otp_attempts = $6, updated_at = $7 WHERE id = $1 AND status = $8`,
-		p.ID, string(p.Status), p.Reference, p.DeclineCode, p.Message, p.OTPAttempts, billow.TimeMicros(p.UpdatedAt),
-		string(pw.ExpectStatus))
-	if err != nil {
-		return err
+		args: []any{p.ID, string(p.Status), p.Reference, p.DeclineCode, p.Message, p.OTPAttempts, billow.TimeMicros(p.UpdatedAt),
+			string(pw.ExpectStatus)}, staleIf: "payment", id: p.ID}
+}
+
+// RawInsertInvoices inserts copies of invoices (new ids, numbers and cycle keys) straight
+// into the invoices table, batchSize to a statement and a transaction: the physical limit
+// an invoice run is compared with in `billow bench invoices`.
+func (db *DB) RawInsertInvoices(ctx context.Context, invoices []*billow.Invoice, batchSize int) error {
+	cols := []rowSetColumn{{"id", "TEXT"}, {"number", "TEXT"}, {"order_id", "TEXT"}, {"account_id", "TEXT"},
+		{"subscription_id", "TEXT"}, {"status", "TEXT"}, {"currency", "TEXT"}, {"currency_digits", "BIGINT"},
+		{"billing_date", "BIGINT"}, {"due_at", "BIGINT"}, {"period_start", "BIGINT"}, {"period_end", "BIGINT"},
+		{"lines", "TEXT"}, {"subtotal", "BIGINT"}, {"tax_rate", "TEXT"}, {"tax", "BIGINT"}, {"total", "BIGINT"},
+		{"bill_to", "TEXT"}, {"account_name", "TEXT"}, {"hidden", "BIGINT"}, {"payment_method", "TEXT"},
+		{"payment_status", "TEXT"}, {"finalized_at", "BIGINT"}, {"paid_at", "BIGINT"}, {"hash", "TEXT"},
+		{"cycle_key", "TEXT"}, {"created_at", "BIGINT"}}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return stale("payment", p.ID)
+	list := strings.Join(names, ", ")
+	sel := strings.Replace(list, "hidden,", "hidden = 1,", 1)
+	for done := 0; done < len(invoices); {
+		batch := invoices[done:min(done+batchSize, len(invoices))]
+		rows := make([][]any, len(batch))
+		for i, inv := range batch {
+			lines, err := json.Marshal(inv.Lines)
+			if err != nil {
+				return err
+			}
+			billTo, err := json.Marshal(inv.BillTo)
+			if err != nil {
+				return err
+			}
+			var hidden, paidAt int64
+			if inv.Hidden {
+				hidden = 1
+			}
+			if inv.PaidAt != nil {
+				paidAt = billow.TimeMicros(*inv.PaidAt)
+			}
+			n := strconv.Itoa(done + i)
+			rows[i] = []any{"raw-" + n, "RAW-" + n, inv.OrderID, inv.Account, inv.Subscription, string(inv.Status), inv.Currency,
+				int64(inv.CurrencyDigits), billow.TimeMicros(inv.BillingDate), billow.TimeMicros(inv.DueAt),
+				billow.TimeMicros(inv.PeriodStart), billow.TimeMicros(inv.PeriodEnd), string(lines), inv.SubtotalMinor,
+				inv.TaxRate, inv.TaxMinor, inv.TotalMinor, string(billTo), inv.AccountName, hidden, inv.PaymentMethod,
+				string(inv.PaymentStatus), billow.TimeMicros(*inv.FinalizedAt), paidAt, inv.Hash, "raw:" + n,
+				billow.TimeMicros(inv.CreatedAt)}
+		}
+		set, args := db.rowSet(1, cols, rows)
+		if err := db.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO invoices (`+list+`) SELECT `+sel+` FROM `+set+` AS r`, args...)
+			return err
+		}); err != nil {
+			return fmt.Errorf("sqlstore: raw invoices: %w", err)
+		}
+		done += len(batch)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/catalog"
+	"github.com/billowhq/billow/contract"
 )
 
 // AppsPerAccountMax bounds the apps AllApps returns; plans allow far fewer (agent slots).
@@ -31,10 +32,23 @@ func (db *DB) AllApps(ctx context.Context, accountID string) ([]*billow.App, err
 	return page.Data, err
 }
 
-// AccountCatalog returns the catalog version the account signed.
+// AccountCatalog returns the catalog version the account signed, with its contract
+// applied when it has one: a copy whose contracted plan carries the contract's prices
+// and limits (package contract). The cached version itself is shared by every account on
+// it and never changes.
 func (db *DB) AccountCatalog(ctx context.Context, a *billow.Account) (*catalog.Catalog, error) {
 	cat, _, err := db.Catalog(ctx, a.Catalog, a.CatalogVersion)
-	return cat, err
+	if err != nil || a.Contract == nil {
+		return cat, err
+	}
+	contracted, err := contract.Apply(cat, &a.Contract.ContractTerms)
+	if err != nil {
+		// SetContract and MigrateAccountCatalog store only a contract that fits the
+		// version: one that no longer does is a broken invariant, not a price to guess.
+		return nil, fmt.Errorf("sqlstore: the contract of account %s does not fit catalog %q version %d: %s",
+			a.ID, a.Catalog, a.CatalogVersion, err.Error())
+	}
+	return contracted, nil
 }
 
 // accountAndCatalog returns the account with the given id or external id and the catalog

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/billowhq/billow"
 )
@@ -96,31 +97,57 @@ func (db *DB) Hold(ctx context.Context, id string) (*billow.Hold, error) {
 // sweepBatchMax bounds the holds or grants one sweep call expires.
 const sweepBatchMax = 500
 
+// notOnTestClock leaves out the rows of table that belong to accounts on a test clock:
+// their clock, not the real one, expires their holds and grants (ExpireHoldsAt,
+// ExpireGrantsAt).
+func notOnTestClock(table string) string {
+	return `NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = ` + table + `.account_id AND a.test_clock_id IS NOT NULL)`
+}
+
 // ExpireHolds gives back the credits of up to sweepBatchMax active holds whose time has
 // run out, each in its own movement (a hold captured meanwhile is left alone), and
 // returns how many it expired. Several processes may sweep at once: each hold expires
-// once.
+// once. Accounts on a test clock are left out.
 func (db *DB) ExpireHolds(ctx context.Context) (int, error) {
 	return db.sweep(ctx, "expire holds", `SELECT id, account_id FROM holds WHERE status = 'active' AND expires_at <= $1
-		ORDER BY expires_at LIMIT $2`, billow.CodeHoldResolved, func(id, account string) *ledgerOp {
-		return &ledgerOp{settle: &holdSettlement{holdID: id, to: billow.HoldExpired}, accountRef: account}
-	})
+		AND `+notOnTestClock("holds")+` ORDER BY expires_at LIMIT $2`, billow.CodeHoldResolved, expireHold, db.now())
+}
+
+// ExpireHoldsAt is ExpireHolds for one account, as of at: the upkeep of an account on a
+// test clock, at the clock's time.
+func (db *DB) ExpireHoldsAt(ctx context.Context, accountID string, at time.Time) (int, error) {
+	return db.sweep(ctx, "expire holds", `SELECT id, account_id FROM holds WHERE status = 'active' AND expires_at <= $1
+		AND account_id = $3 ORDER BY expires_at LIMIT $2`, billow.CodeHoldResolved, expireHold, at, accountID)
+}
+
+func expireHold(id, account string) *ledgerOp {
+	return &ledgerOp{settle: &holdSettlement{holdID: id, to: billow.HoldExpired}, accountRef: account}
 }
 
 // ExpireGrants moves what is left of up to sweepBatchMax grants past their expiry to the
 // expired ledger account, and returns how many grants it settled. Several processes may
-// sweep at once: each grant expires once.
+// sweep at once: each grant expires once. Accounts on a test clock are left out.
 func (db *DB) ExpireGrants(ctx context.Context) (int, error) {
 	return db.sweep(ctx, "expire grants", `SELECT id, account_id FROM grants WHERE expiry_pending AND expires_at <= $1
-		ORDER BY expires_at LIMIT $2`, "", func(id, account string) *ledgerOp {
-		return &ledgerOp{expire: id, accountRef: account}
-	})
+		AND `+notOnTestClock("grants")+` ORDER BY expires_at LIMIT $2`, "", expireGrant, db.now())
 }
 
-// sweep reads up to sweepBatchMax (id, account) rows due at now by query ($1 now, $2 the
-// limit) and posts the movement op makes of each.
-func (db *DB) sweep(ctx context.Context, what, query, benign string, op func(id, account string) *ledgerOp) (int, error) {
-	rows, err := db.read.QueryContext(ctx, query, db.now().UnixMicro(), sweepBatchMax)
+// ExpireGrantsAt is ExpireGrants for one account, as of at: the upkeep of an account on
+// a test clock, at the clock's time. Its expiry transfers bear the time they are
+// written, as every transfer does.
+func (db *DB) ExpireGrantsAt(ctx context.Context, accountID string, at time.Time) (int, error) {
+	return db.sweep(ctx, "expire grants", `SELECT id, account_id FROM grants WHERE expiry_pending AND expires_at <= $1
+		AND account_id = $3 ORDER BY expires_at LIMIT $2`, "", expireGrant, at, accountID)
+}
+
+func expireGrant(id, account string) *ledgerOp {
+	return &ledgerOp{expire: id, accountRef: account}
+}
+
+// sweep reads up to sweepBatchMax (id, account) rows due at at by query ($1 at, $2 the
+// limit, then args) and posts the movement op makes of each.
+func (db *DB) sweep(ctx context.Context, what, query, benign string, op func(id, account string) *ledgerOp, at time.Time, args ...any) (int, error) {
+	rows, err := db.read.QueryContext(ctx, query, append([]any{at.UnixMicro(), sweepBatchMax}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: %s: %w", what, err)
 	}

@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -26,18 +24,6 @@ const ledgerBatchOpsMax = 1000
 // ledgerBatchTimeout bounds how long one batch may take, waits for locks and connections
 // included; its movements fail after it, nothing written.
 const ledgerBatchTimeout = 30 * time.Second
-
-// ledgerQueue is group commit for the ledger: movements asked for while a batch is being
-// written wait, and the next batch takes them all, so that many postings share one
-// transaction, one lock of the chain's head and one fsync. The caller that finds no batch
-// running writes the next one, which begins with its own movement, then passes the lead
-// to the caller of the first movement still waiting: no caller writes batch after batch
-// of others' movements under a steady load.
-type ledgerQueue struct {
-	mu      sync.Mutex // protects the following fields
-	pending []*ledgerOp
-	running bool
-}
 
 // ledgerOp is one movement asked of the ledger, and its answer once written. Exactly one
 // of grant, spend, hold, settle and expire is set.
@@ -57,8 +43,6 @@ type ledgerOp struct {
 
 	transfer *billow.Transfer
 	err      error
-	done     chan struct{} // closed once the movement is decided
-	lead     chan struct{} // told to write the next batch
 }
 
 // holdSettlement resolves a hold: captured with an amount, released, or expired.
@@ -75,15 +59,21 @@ type holdSettlement struct {
 // Errors: validation_failed, not_found (the account), idempotency_key_reused (the id was
 // used for another movement).
 func (db *DB) CreateGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Grant, *billow.Transfer, error) {
-	if err := in.Validate(db.now()); err != nil {
-		return nil, nil, err
-	}
-	t, err := db.postLedger(ctx, &ledgerOp{grant: &in, accountRef: in.Account})
+	t, err := db.PostGrant(ctx, in)
 	if err != nil {
 		return nil, nil, err
 	}
 	g, err := db.grant(ctx, t.GrantID)
 	return g, t, err
+}
+
+// PostGrant is CreateGrant for a caller that needs only the transfer (an invoice run
+// granting each period's credits): the grant is not read back.
+func (db *DB) PostGrant(ctx context.Context, in billow.CreateGrantInput) (*billow.Transfer, error) {
+	if err := in.Validate(db.now()); err != nil {
+		return nil, err
+	}
+	return db.postLedger(ctx, &ledgerOp{grant: &in, accountRef: in.Account})
 }
 
 // Spend debits an account's wallet: its grants in spending order (package ledger), then
@@ -196,52 +186,11 @@ func (op *ledgerOp) hashInput() string {
 }
 
 // postLedger queues a movement and returns once the batch holding it is committed.
+// Ledger movements are group committed (groupCommit), so that many postings share one
+// transaction, one lock of the chain's head and one fsync.
 func (db *DB) postLedger(ctx context.Context, op *ledgerOp) (*billow.Transfer, error) {
-	op.done, op.lead = make(chan struct{}), make(chan struct{}, 1)
-	q := &db.ledgerQueue
-	q.mu.Lock()
-	q.pending = append(q.pending, op)
-	lead := !q.running
-	q.running = true
-	q.mu.Unlock()
-	if !lead {
-		select {
-		case <-op.done: // written in another caller's batch
-		case <-op.lead:
-			lead = true
-		}
-	}
-	if lead {
-		db.leadLedgerBatch(ctx)
-	}
-	<-op.done
+	db.ledgerQueue.do(ctx, op)
 	return op.transfer, op.err
-}
-
-// leadLedgerBatch writes the next batch of waiting movements, then passes the lead on.
-func (db *DB) leadLedgerBatch(ctx context.Context) {
-	q := &db.ledgerQueue
-	q.mu.Lock()
-	n := min(len(q.pending), ledgerBatchOpsMax)
-	batch := q.pending[:n:n]
-	// The waiting rest move to a new array, so that the batch's movements are not kept
-	// alive by the queue once answered.
-	q.pending = slices.Clone(q.pending[n:])
-	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		if len(q.pending) > 0 {
-			q.pending[0].lead <- struct{}{} // its caller waits on it; it stays first until then
-		} else {
-			q.running = false
-		}
-		q.mu.Unlock()
-	}()
-	// A batch carries other callers' movements: it must not fail because this caller
-	// gives up, but it must end, or every caller would wait on it.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerBatchTimeout)
-	defer cancel()
-	db.writeLedgerBatch(bctx, batch)
 }
 
 // writeLedgerBatch decides and writes a batch of movements in one transaction, and
@@ -254,7 +203,6 @@ func (db *DB) writeLedgerBatch(ctx context.Context, ops []*ledgerOp) {
 			if err != nil {
 				op.transfer, op.err = nil, fmt.Errorf("sqlstore: ledger: %w", err)
 			}
-			close(op.done)
 		}
 	}()
 	err = db.tx(ctx, func(tx *sql.Tx) error { return db.decideLedgerBatch(ctx, tx, ops) })

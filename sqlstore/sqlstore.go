@@ -77,12 +77,19 @@ type DB struct {
 	zonesMu sync.Mutex // protects the following field
 	zones   map[string]*time.Location
 
-	ledgerQueue ledgerQueue // group commit of ledger movements
+	ledgerQueue  groupCommit[*ledgerOp]       // group commit of ledger movements
+	billingQueue groupCommit[*billingWriteOp] // group commit of billing decisions
 
 	// hourlyOnly makes usage queries read hourly cells where day cells would do, so that
 	// tests can compare the two.
 	hourlyOnly bool
 }
+
+// postgresConnsDefault is the most connections a process opens to PostgreSQL unless the URL
+// says otherwise (pool_max_conns=N): enough for an invoice run's workers
+// (billing.RunWorkersDefault) to read while the group commit writes, and well inside
+// PostgreSQL's default max_connections of 100 for two or three processes.
+const postgresConnsDefault = 24
 
 // Open opens the database named by cfg. It does not migrate: call Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
@@ -93,6 +100,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg.Clock = billow.SystemClock{}
 	}
 	db := &DB{logger: cfg.Logger, clock: cfg.Clock, catalogs: map[catalogVersionKey]*entry{}, zones: map[string]*time.Location{}}
+	db.ledgerQueue = groupCommit[*ledgerOp]{opsMax: ledgerBatchOpsMax, timeout: ledgerBatchTimeout, write: db.writeLedgerBatch}
+	db.billingQueue = groupCommit[*billingWriteOp]{opsMax: billingBatchWritesMax, timeout: billingBatchTimeout, write: db.writeBillingBatch}
 	switch {
 	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
 		if err := db.openPostgres(ctx, cfg.URL); err != nil {
@@ -121,22 +130,28 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 func (db *DB) openSQLite(ctx context.Context, path string) error {
 	db.dialect = SQLite
 	db.where = path
-	pragmas := fmt.Sprintf("_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)", sqliteBusyTimeoutMillis)
+	// temp_store(memory) keeps statement journals in memory: a group-committed batch
+	// writes each decision under a savepoint, whose journal would otherwise be a file.
+	pragmas := fmt.Sprintf("_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(memory)", sqliteBusyTimeoutMillis)
 	// _txlock=immediate takes the write lock at BEGIN, so two writers never deadlock on
 	// upgrading a read lock; there is one writer connection anyway.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	w, err := openSQLiteDB("file:" + path + "?" + pragmas + "&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	r, err := openSQLiteDB("file:" + path + "?" + pragmas + "&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(max(sqliteReadersMin, runtime.NumCPU()))
+	readers := max(sqliteReadersMin, runtime.NumCPU())
+	r.SetMaxOpenConns(readers)
+	// Idle readers stay open with the statements they keep: database/sql's default of two
+	// idle connections closed and reopened the others under an invoice run.
+	r.SetMaxIdleConns(readers)
 	db.write, db.read = w, r
 	if err := w.PingContext(ctx); err != nil {
 		db.Close()
@@ -152,6 +167,10 @@ func (db *DB) openPostgres(ctx context.Context, rawURL string) error {
 		return fmt.Errorf("sqlstore: parse PostgreSQL URL %s: %w", redactURL(rawURL), err)
 	}
 	db.where = fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	if !strings.Contains(rawURL, "pool_max_conns=") {
+		// pgx's default, max(4, CPUs), starves an invoice run's workers on a small machine.
+		cfg.MaxConns = max(cfg.MaxConns, postgresConnsDefault)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("sqlstore: connect to %s: %w", db.where, err)

@@ -27,11 +27,12 @@ import (
 )
 
 type benchCmd struct {
-	Ingest benchIngestCmd `cmd:"" help:"HTTP batch ingest end to end, beside a raw batched insert of the same rows into the same table."`
-	Meters benchMetersCmd `cmd:"" help:"The meter engine on one core: sessionization and the concurrency sweep, beside sorting the same events."`
-	Trends benchTrendsCmd `cmd:"" help:"The usage trends query over 90 days of demo usage (10 million events), beside a raw read of the same rollup cells."`
-	Ledger benchLedgerCmd `cmd:"" help:"Credit spends with the no-overdraft check under concurrent callers (group commit), beside raw batched inserts of the same rows; one hot wallet beside the uniform load."`
-	Checks benchChecksCmd `cmd:"" help:"Real-time checks answered from memory: latency in process, and throughput over HTTP beside a trivial handler on the same server."`
+	Ingest   benchIngestCmd   `cmd:"" help:"HTTP batch ingest end to end, beside a raw batched insert of the same rows into the same table."`
+	Meters   benchMetersCmd   `cmd:"" help:"The meter engine on one core: sessionization and the concurrency sweep, beside sorting the same events."`
+	Trends   benchTrendsCmd   `cmd:"" help:"The usage trends query over 90 days of demo usage (10 million events), beside a raw read of the same rollup cells."`
+	Ledger   benchLedgerCmd   `cmd:"" help:"Credit spends with the no-overdraft check under concurrent callers (group commit), beside raw batched inserts of the same rows; one hot wallet beside the uniform load."`
+	Checks   benchChecksCmd   `cmd:"" help:"Real-time checks answered from memory: latency in process, and throughput over HTTP beside a trivial handler on the same server."`
+	Invoices benchInvoicesCmd `cmd:"" help:"An invoice run: many subscriptions renewed at once into invoices of 20 lines, charged by card, beside raw batched inserts of the same invoice rows."`
 }
 
 type benchIngestCmd struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/autocharge"
 	"github.com/billowhq/billow/billing"
 	"github.com/billowhq/billow/charging"
 	"github.com/billowhq/billow/checks"
@@ -147,16 +148,24 @@ func (s *serveCmd) Run(env *runEnv) error {
 		listener.Close()
 		return err
 	}
-	// Renewals, trial ends, retries and suspensions run on the job queue: the leader
-	// sweeps for due subscriptions, any process works them, each once.
-	runner, err := jobs.New(jobs.Config{Store: db, Advancer: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger})
+	// Auto-charge and the low-balance notices: a pass over the accounts with a threshold
+	// every few seconds, as a periodic job, so that one process runs it at a time.
+	autoCharge, err := autocharge.New(autocharge.Config{Store: db, Billing: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger})
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	// Renewals, trial ends, retries and suspensions run on the job queue: the leader queues
+	// a sweep, and the process that takes it runs the invoice run (billing's RunDue).
+	runner, err := jobs.New(jobs.Config{Store: db, Advancer: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger,
+		Periodic: []jobs.Periodic{{Name: "auto_charge", Interval: autocharge.IntervalDefault, Run: autoCharge.Run}}})
 	if err != nil {
 		listener.Close()
 		return err
 	}
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
-		Ingester: ingester, Checker: checker, Billing: billingSvc, Branding: branding,
+		Ingester: ingester, Checker: checker, Billing: billingSvc, AutoCharge: autoCharge, Branding: branding,
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
