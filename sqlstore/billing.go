@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -671,21 +673,28 @@ func billingStatements(w *billow.BillingWrite, now time.Time, number func() (int
 	for _, pw := range w.Payments {
 		out = append(out, paymentStatement(pw))
 	}
-	for ref, l := range w.BilledUsage {
+	if len(w.BilledUsage) > 0 {
 		// The amount adds up; the quantities are the latest the month was settled at
-		// (JSON of selection key → decimal string), kept when a write has none.
-		quantities := sql.NullString{}
-		if l.Quantities != nil {
-			b, err := json.Marshal(l.Quantities)
-			if err != nil {
-				return nil, err
+		// (JSON of selection key → decimal string), kept when a write has none. One
+		// statement for all of a renewal's refs, in a stable order.
+		refs := slices.Sorted(maps.Keys(w.BilledUsage))
+		var args []any
+		for _, ref := range refs {
+			l := w.BilledUsage[ref]
+			quantities := sql.NullString{}
+			if l.Quantities != nil {
+				b, err := json.Marshal(l.Quantities)
+				if err != nil {
+					return nil, err
+				}
+				quantities = sql.NullString{String: string(b), Valid: true}
 			}
-			quantities = sql.NullString{String: string(b), Valid: true}
+			args = append(args, w.Subscription.Account, ref, l.AmountMinor, quantities)
 		}
-		out = append(out, billingStmt{query: `INSERT INTO billed_usage (account_id, ref, amount_minor, quantities) VALUES ($1, $2, $3, $4)
+		out = append(out, billingStmt{query: `INSERT INTO billed_usage (account_id, ref, amount_minor, quantities) VALUES ` +
+			valuesList(len(refs), 4) + `
 			ON CONFLICT (account_id, ref) DO UPDATE SET amount_minor = billed_usage.amount_minor + excluded.amount_minor,
-			quantities = COALESCE(excluded.quantities, billed_usage.quantities)`,
-			args: []any{w.Subscription.Account, ref, l.AmountMinor, quantities}})
+			quantities = COALESCE(excluded.quantities, billed_usage.quantities)`, args: args})
 	}
 	// An invoice is numbered here, after the events about it were made: they carry the
 	// number (an email names it) from the same transaction.
@@ -693,6 +702,7 @@ func billingStatements(w *billow.BillingWrite, now time.Time, number func() (int
 	for _, iw := range w.Invoices {
 		numbers[iw.Invoice.ID] = iw.Invoice.Number
 	}
+	var events []any
 	for _, e := range w.Events {
 		if e.ID == "" {
 			e.ID = billow.NewID(billow.PrefixBillingEvent, now)
@@ -706,10 +716,33 @@ func billingStatements(w *billow.BillingWrite, now time.Time, number func() (int
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, billingStmt{query: `INSERT INTO billing_events (id, account_id, type, subject, data, occurred_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, args: []any{e.ID, e.Account, e.Type, e.Subject, string(data), billow.TimeMicros(e.OccurredAt)}})
+		events = append(events, e.ID, e.Account, e.Type, e.Subject, string(data), billow.TimeMicros(e.OccurredAt))
+	}
+	if len(events) > 0 {
+		out = append(out, billingStmt{query: `INSERT INTO billing_events (id, account_id, type, subject, data, occurred_at) VALUES ` +
+			valuesList(len(w.Events), 6), args: events})
 	}
 	return out, nil
+}
+
+// valuesList returns the VALUES rows of a multi-row statement: rows rows of cols
+// parameters each, numbered from $1.
+func valuesList(rows, cols int) string {
+	var b strings.Builder
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(r*cols+c+1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 func accountOf(w *billow.BillingWrite) string {
@@ -789,6 +822,13 @@ func invoiceStatement(iw billow.InvoiceWrite, now time.Time, next func() (int64,
 				billow.TimeMicros(inv.PeriodEnd), string(lines), inv.SubtotalMinor, inv.TaxRate, inv.TaxMinor, inv.TotalMinor,
 				string(billTo), inv.AccountName, inv.Hidden, inv.PaymentMethod, string(inv.PaymentStatus),
 				optMicros(inv.FinalizedAt), optMicros(inv.PaidAt), inv.Hash, iw.CycleKey, billow.TimeMicros(inv.CreatedAt)}}, nil
+	}
+	if !iw.Finalize && inv.Number != "" {
+		// Numbered before: only its status and payment move, and its content is not sent.
+		return billingStmt{query: `UPDATE invoices SET status = $2, payment_method = $3, payment_status = $4, paid_at = $5
+			WHERE id = $1 AND status = $6 AND number = $7`,
+			args: []any{inv.ID, string(inv.Status), inv.PaymentMethod, string(inv.PaymentStatus), optMicros(inv.PaidAt),
+				string(iw.ExpectStatus), inv.Number}, staleIf: "invoice", id: inv.ID}, nil
 	}
 	// Content columns change only while a draft: once numbered they are frozen, and the
 	// stored hash would expose any change.
