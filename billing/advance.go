@@ -34,6 +34,18 @@ const (
 // is asked what became of it.
 const ReconcileAfter = time.Minute
 
+// ChargeReplayWindow is how long after an attempt was made an attempt the gateway has no
+// record of may be sent again under its idempotency key: gateways keep keys at least
+// this long (Stripe: 24 hours), so within it a replay cannot charge twice. After it, an
+// unanswered attempt is only looked up, and an operator settles it.
+const ChargeReplayWindow = 24 * time.Hour
+
+// replayable reports whether an attempt the gateway has no record of may be sent again.
+func replayable(pay *billow.Payment, now time.Time) bool {
+	open := pay.Status == billow.AttemptProcessing || pay.Status == billow.AttemptUnknown
+	return open && now.Before(pay.CreatedAt.Add(ChargeReplayWindow))
+}
+
 type step struct {
 	kind stepKind
 	at   time.Time
@@ -193,11 +205,11 @@ func (s *Service) runStep(ctx context.Context, st *accountState, sub *billow.Sub
 		if err != nil {
 			return err
 		}
-		if res.Status == billow.ChargeUnknown && stp.pay.Status == billow.AttemptProcessing {
-			// The attempt was recorded and then nothing: the process stopped before or
-			// while it called the gateway. The charge is sent again under the same
-			// idempotency key, which the gateway answers with the first charge if there
-			// was one, so the invoice is charged once either way.
+		if res.Status == billow.ChargeUnknown && replayable(stp.pay, stp.at) {
+			// The gateway has no record of the attempt: the process stopped before or
+			// while it called the gateway, or the call failed on the way. The charge is
+			// sent again under the same idempotency key, which the gateway answers with
+			// the first charge if there was one, so the invoice is charged once either way.
 			method, err := s.store.PaymentMethod(ctx, stp.pay.Account, stp.pay.Method)
 			if err != nil {
 				return err

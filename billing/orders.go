@@ -119,12 +119,93 @@ func (s *Service) SubmitOrder(ctx context.Context, accountRef string, in billow.
 	if err := s.store.WriteBilling(ctx, first); err != nil {
 		return nil, err
 	}
-	res, err := s.gateway.Charge(ctx, billow.ChargeRequest{IdempotencyKey: pay.ID, Token: method.Token,
-		AmountMinor: inv.TotalMinor, Currency: inv.Currency, Description: "Order " + order.ID})
+	return s.settleOrder(ctx, st, order, req, inv, pay, s.chargeOrder(ctx, order, pay, method.Token), now)
+}
+
+// chargeOrder sends a recorded attempt at an order's invoice to the gateway, on session
+// (the customer is there to confirm an OTP or send a transfer), under the attempt's id as
+// idempotency key. An operating error is an unknown answer, looked up later under the
+// same key.
+func (s *Service) chargeOrder(ctx context.Context, order *billow.Order, pay *billow.Payment, token string) billow.ChargeResult {
+	res, err := s.gateway.Charge(ctx, billow.ChargeRequest{IdempotencyKey: pay.ID, Token: token,
+		AmountMinor: pay.AmountMinor, Currency: pay.Currency, Description: "Order " + order.ID})
 	if err != nil {
-		res = billow.ChargeResult{Status: billow.ChargeUnknown, Message: err.Error()}
+		return billow.ChargeResult{Status: billow.ChargeUnknown, Message: err.Error()}
 	}
-	return s.settleOrder(ctx, st, order, req, inv, pay, res, now)
+	return res
+}
+
+// reconcileOrdersBatchMax bounds the orders one ReconcileOrders call looks at.
+const reconcileOrdersBatchMax = 100
+
+// ReconcileOrders settles the orders whose charge got no answer: the process stopped
+// between recording the attempt and recording the gateway's answer, or the gateway did
+// not answer. Each attempt is looked up at the gateway by its idempotency key after
+// ReconcileAfter; an attempt the gateway has no record of is sent again under the same
+// key (within ChargeReplayWindow), so an order is charged once either way; one still
+// without an answer is looked at again later. It returns how many orders it settled; a failure of one order does not stop
+// the others.
+func (s *Service) ReconcileOrders(ctx context.Context, now time.Time) (int, error) {
+	orders, err := s.store.OrdersToReconcile(ctx, now.Add(-ReconcileAfter), reconcileOrdersBatchMax)
+	if err != nil {
+		return 0, err
+	}
+	settled := 0
+	var errs []error
+	for _, o := range orders {
+		done, err := s.reconcileOrder(ctx, o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("order %s: %w", o.ID, err))
+			continue
+		}
+		if done {
+			settled++
+		}
+	}
+	return settled, errors.Join(errs...)
+}
+
+// reconcileOrder looks up an order's unanswered attempt and records the answer; it
+// reports whether the order has one now.
+func (s *Service) reconcileOrder(ctx context.Context, o *billow.Order) (bool, error) {
+	st, order, req, err := s.loadOrder(ctx, o.Account, o.ID)
+	if err != nil {
+		return false, err
+	}
+	now, err := s.Now(ctx, st.account)
+	if err != nil {
+		return false, err
+	}
+	inv, pay, err := s.openPayment(ctx, order.Invoice)
+	if billow.ErrorCode(err) == billow.CodeOrderNotPending {
+		return false, nil // answered meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	if (pay.Status != billow.AttemptProcessing && pay.Status != billow.AttemptUnknown) || now.Before(pay.UpdatedAt.Add(ReconcileAfter)) {
+		return false, nil
+	}
+	res, err := s.gateway.Lookup(ctx, pay.ID)
+	if err != nil {
+		return false, err
+	}
+	if res.Status == billow.ChargeUnknown && replayable(pay, now) {
+		method, err := s.store.PaymentMethod(ctx, pay.Account, pay.Method)
+		if err != nil {
+			return false, err
+		}
+		res = s.chargeOrder(ctx, order, pay, method.Token)
+	}
+	if res.Reference == "" {
+		res.Reference = pay.Reference
+	}
+	// An unknown answer is recorded too: the attempt is marked unknown and touched, so
+	// the next look is ReconcileAfter from now and other orders get their turn.
+	if _, err := s.settleOrder(ctx, st, order, req, inv, pay, res, now); err != nil && billow.ErrorCode(err) != billow.CodePaymentDeclined {
+		return false, err
+	}
+	return res.Status != billow.ChargeUnknown, nil
 }
 
 // orderMethod is the method an order pays with: a stored one, a new one, or the default.

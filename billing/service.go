@@ -45,6 +45,7 @@ type Store interface {
 	OutstandingInvoices(ctx context.Context, accountID string) ([]*billow.Invoice, error)
 	Payments(ctx context.Context, invoiceID string) ([]*billow.Payment, error)
 	Order(ctx context.Context, id string) (*billow.Order, []byte, error)
+	OrdersToReconcile(ctx context.Context, before time.Time, limit int) ([]*billow.Order, error)
 	// BilledUsage returns what postpaid lines of ended months were invoiced, by ref.
 	BilledUsage(ctx context.Context, accountID string) (map[string]billow.BilledLine, error)
 	RatingQuantities(ctx context.Context, accountID string, from, to time.Time, sels []rating.Selection) (map[string]decimal.Decimal, error)

@@ -438,6 +438,28 @@ func (db *DB) Orders(ctx context.Context, accountID string, limit int) ([]*billo
 	return queryAll(ctx, db.read, "orders", scanOrder, `SELECT `+orderColumns+` FROM orders WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, limit)
 }
 
+// OrdersToReconcile returns up to limit orders still waiting on a payment attempt that got
+// no answer (processing: the process stopped around the gateway call; unknown: the gateway
+// did not answer), oldest attempt first: those of accounts on the system clock last
+// touched at or before before, and every such order of an account on a test clock, whose
+// time the caller reads from the clock.
+func (db *DB) OrdersToReconcile(ctx context.Context, before time.Time, limit int) ([]*billow.Order, error) {
+	return queryAll(ctx, db.read, "orders to reconcile", scanOrder, `SELECT `+prefixed("o.", orderColumns)+` FROM orders o
+		JOIN payments p ON p.invoice_id = o.invoice_id JOIN accounts a ON a.id = o.account_id
+		WHERE o.status = $1 AND p.status IN ($2, $3) AND (p.updated_at <= $4 OR a.test_clock_id IS NOT NULL)
+		ORDER BY p.updated_at, o.id LIMIT $5`,
+		string(billow.OrderPendingPayment), string(billow.AttemptProcessing), string(billow.AttemptUnknown), billow.TimeMicros(before), limit)
+}
+
+// prefixed qualifies each of a list of columns with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // queryAll runs a query and scans every row with scan; what names the rows in errors.
 func queryAll[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)

@@ -75,6 +75,15 @@ func (db *DB) tryBillingPipeline(ctx context.Context, ops []*billingWriteOp, now
 		stmt billingStmt
 	}
 	var sent []queued
+	// Writers of billing events commit one at a time, so that seq order is commit order
+	// for the feed's consumers (sqlstore/feed.go).
+	for _, op := range ops {
+		if len(op.write.Events) > 0 {
+			batch.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(billingEventsLock))
+			sent = append(sent, queued{op: -1})
+			break
+		}
+	}
 	for i, op := range ops {
 		stmts, err := billingStatements(op.write, now, number)
 		if err != nil {
@@ -90,7 +99,7 @@ func (db *DB) tryBillingPipeline(ctx context.Context, ops []*billingWriteOp, now
 		tag, err := results.Exec()
 		if err != nil {
 			results.Close()
-			if isUniqueViolation(err) || isPgDataError(err) {
+			if q.op >= 0 && (isUniqueViolation(err) || isPgDataError(err)) {
 				return q.op, err
 			}
 			return -1, err

@@ -158,7 +158,13 @@ func (s *serveCmd) Run(env *runEnv) error {
 	// Renewals, trial ends, retries and suspensions run on the job queue: the leader queues
 	// a sweep, and the process that takes it runs the invoice run (billing's RunDue).
 	runner, err := jobs.New(jobs.Config{Store: db, Advancer: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger,
-		Periodic: []jobs.Periodic{{Name: "auto_charge", Interval: autocharge.IntervalDefault, Run: autoCharge.Run}}})
+		Periodic: []jobs.Periodic{
+			{Name: "auto_charge", Interval: autocharge.IntervalDefault, Run: autoCharge.Run},
+			{Name: "reconcile_orders", Interval: billing.ReconcileAfter, Run: func(ctx context.Context, now time.Time) error {
+				_, err := billingSvc.ReconcileOrders(ctx, now)
+				return err
+			}},
+		}})
 	if err != nil {
 		listener.Close()
 		return err
