@@ -88,6 +88,10 @@ type Subscription struct {
 	AddOns   []SubscriptionAddOn `json:"add_ons"`
 	Seats    []SubscriptionSeat  `json:"seats,omitempty"`
 	Status   SubscriptionStatus  `json:"status"`
+	// StoredStatus is Status as the store last read or wrote it: a write mirrors the
+	// status onto the account only when it changed (most writes of a renewal do not).
+	// Empty for a subscription not read from the store, whose write always mirrors it.
+	StoredStatus SubscriptionStatus `json:"-"`
 	// AnchorAt fixes the cycle: period n starts n intervals after it, on the same day of
 	// the month and the same wall-clock time in the account's time zone, or on the last
 	// day of a shorter month (an anchor on the 31st renews on 28 or 29 February).

@@ -89,16 +89,31 @@ func (db *DB) CreateAccount(ctx context.Context, in billow.CreateAccountInput) (
 //
 // Errors: not_found.
 func (db *DB) Account(ctx context.Context, ref string) (*billow.Account, error) {
+	return db.accountWith(ctx, ref, "")
+}
+
+// accountWith reads an account by id or external id together with more of its row:
+// extraColumns (", col, …") are scanned into extra, in order, in the same query.
+func (db *DB) accountWith(ctx context.Context, ref, extraColumns string, extra ...any) (*billow.Account, error) {
 	column := "external_id"
 	if billow.IsID(ref, billow.PrefixAccount) {
 		column = "id"
 	}
-	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+column+` = $1`, ref))
+	row := db.read.QueryRowContext(ctx, `SELECT `+accountColumns+extraColumns+` FROM accounts WHERE `+column+` = $1`, ref)
+	a, err := scanAccount(scanAlso{row, extra})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, billow.NotFound("account", ref)
 	}
 	return a, err
 }
+
+// scanAlso scans a row's trailing columns into extra after those its caller names.
+type scanAlso struct {
+	scanner
+	extra []any
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.scanner.Scan(append(dest, s.extra...)...) }
 
 // ListAccounts lists accounts, newest first.
 func (db *DB) ListAccounts(ctx context.Context, f AccountFilter, page billow.PageInput) (billow.Page[*billow.Account], error) {

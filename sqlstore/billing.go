@@ -110,6 +110,7 @@ func scanSubscription(s scanner) (*billow.Subscription, error) {
 		return nil, err
 	}
 	sub.Status = billow.SubscriptionStatus(status)
+	sub.StoredStatus = sub.Status
 	sub.AnchorAt, sub.CurrentPeriodStart, sub.CurrentPeriodEnd = billow.FromMicros(anchor), billow.FromMicros(start), billow.FromMicros(end)
 	sub.CreatedAt, sub.UpdatedAt = billow.FromMicros(created), billow.FromMicros(updated)
 	sub.TrialEnd, sub.PastDueSince, sub.NextRetryAt = optTime(trialEnd), optTime(pastDue), optTime(nextRetry)
@@ -557,6 +558,9 @@ func stale(what, id string) error {
 func (db *DB) WriteBilling(ctx context.Context, w *billow.BillingWrite) error {
 	op := &billingWriteOp{write: w}
 	db.billingQueue.do(ctx, op)
+	if op.err == nil && w.Subscription != nil {
+		w.Subscription.StoredStatus = w.Subscription.Status
+	}
 	return op.err
 }
 
@@ -673,14 +677,18 @@ func billingStatements(w *billow.BillingWrite, now time.Time, number func() (int
 		}
 		// The account mirrors its subscription's status (and plan) and is stamped
 		// changed, so that the checks of every process pick it up on their next poll; a
-		// decision that changes neither (a charge attempt, most renewals) leaves it be.
-		plan := sql.NullString{}
-		if w.AccountPlan != nil {
-			plan = sql.NullString{String: *w.AccountPlan, Valid: true}
-		}
-		out = append(out, st, billingStmt{query: `UPDATE accounts SET subscription_status = $2, plan = COALESCE($3, plan), updated_at = $4
+		// decision that changes neither (a charge attempt, most renewals) leaves it be,
+		// without a statement when the status is known unchanged.
+		out = append(out, st)
+		if w.NewSubscription || w.AccountPlan != nil || s.StoredStatus == "" || s.Status != s.StoredStatus {
+			plan := sql.NullString{}
+			if w.AccountPlan != nil {
+				plan = sql.NullString{String: *w.AccountPlan, Valid: true}
+			}
+			out = append(out, billingStmt{query: `UPDATE accounts SET subscription_status = $2, plan = COALESCE($3, plan), updated_at = $4
 			WHERE id = $1 AND (subscription_status <> $2 OR plan <> COALESCE($3, plan))`,
-			args: []any{s.Account, string(s.Status), plan, billow.TimeMicros(now)}})
+				args: []any{s.Account, string(s.Status), plan, billow.TimeMicros(now)}})
+		}
 	}
 	for _, iw := range w.Invoices {
 		st, err := invoiceStatement(iw, now, number)

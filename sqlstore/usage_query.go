@@ -188,7 +188,14 @@ type usageScope struct {
 }
 
 func (db *DB) usageScope(ctx context.Context, accountRef, appRef string) (*usageScope, error) {
-	a, cat, err := db.accountAndCatalog(ctx, accountRef)
+	// The zone the account's day cells follow comes with the account: one read, as
+	// every usage read and every renewal's rating starts here.
+	var daysZone string
+	a, err := db.accountWith(ctx, accountRef, ", usage_days_zone", &daysZone)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := db.AccountCatalog(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +204,6 @@ func (db *DB) usageScope(ctx context.Context, accountRef, appRef string) (*usage
 		return nil, fmt.Errorf("sqlstore: account %s: %w", a.ID, err)
 	}
 	q := &usageScope{account: a, cat: cat, loc: loc}
-	var daysZone string
-	if err := db.read.QueryRowContext(ctx, `SELECT usage_days_zone FROM accounts WHERE id = $1`, a.ID).Scan(&daysZone); err != nil {
-		return nil, fmt.Errorf("sqlstore: account %s: %w", a.ID, err)
-	}
 	if daysZone == a.Timezone && !db.hourlyOnly {
 		q.days = usage.NewDays(loc)
 	}
