@@ -610,6 +610,8 @@ func (s *Service) applyOrder(ctx context.Context, st *accountState, order *billo
 		w.NextActionAt = nextAction(sub, nil)
 		plan := sub.Plan
 		w.AccountPlan = &plan
+		// What the activation email states: the order's invoice and what it charged.
+		e.Data["invoice"], e.Data["amount_minor"] = order.Invoice, order.AmountMinor
 		w.Events = append(w.Events, e)
 	case billow.OrderChange:
 		sub, err := s.store.Subscription(ctx, req.Subscription)
@@ -630,7 +632,9 @@ func (s *Service) applyOrder(ctx context.Context, st *accountState, order *billo
 		if ch.Seats != nil {
 			sub.Seats = ch.Seats
 		}
-		data := map[string]any{"old_plan": sub.Plan, "new_plan": plan}
+		// The add-on emails name the add-ons a change adds or increases.
+		data := map[string]any{"old_plan": sub.Plan, "new_plan": plan, "old_add_ons": sub.AddOns, "add_ons": addOns,
+			"amount_minor": order.AmountMinor}
 		atOnce := order.Invoice != "" || sub.Status == billow.SubscriptionTrialing
 		if atOnce {
 			from := sub.Plan

@@ -3,12 +3,9 @@ package http
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -29,10 +26,6 @@ const InvoicesPageMax = 1000
 type InvoicePath struct {
 	Invoice string `path:"invoice" maxLength:"64" doc:"Invoice id (inv_…)."`
 }
-
-// invoiceCSVHeader is the header of the invoice export: seed 000's columns, then the
-// invoice number and the currency the cost is in.
-var invoiceCSVHeader = []string{"Order ID", "Billing Date", "Cost", "Payment Method", "Payment Status", "Invoice Number", "Currency"}
 
 func (s *Server) registerInvoices() {
 	type invoiceOut struct{ Body *billow.Invoice }
@@ -185,12 +178,8 @@ func (s *Server) registerInvoices() {
 			if err != nil {
 				return nil, err
 			}
-			name := inv.Number
-			if name == "" {
-				name = inv.ID
-			}
 			return &fileOut{ContentType: "application/pdf",
-				ContentDisposition: mime.FormatMediaType("inline", map[string]string{"filename": name + ".pdf"}), Body: doc}, nil
+				ContentDisposition: mime.FormatMediaType("inline", map[string]string{"filename": pdf.FileName(inv)}), Body: doc}, nil
 		})
 
 	type exportIn struct {
@@ -227,22 +216,11 @@ func (s *Server) registerInvoices() {
 				return nil, err
 			}
 			var b bytes.Buffer
-			w := csv.NewWriter(&b)
-			w.Write(invoiceCSVHeader)
-			for _, inv := range invs {
-				cost, err := majorUnits(inv.TotalMinor, inv.CurrencyDigits)
-				if err != nil {
-					return nil, fmt.Errorf("http: invoice %s: %w", inv.ID, err)
-				}
-				w.Write([]string{csvText(inv.OrderID), inv.BillingDate.In(loc).Format(time.DateOnly), cost, csvText(inv.PaymentMethod),
-					string(inv.PaymentStatus), csvText(inv.Number), inv.Currency})
-			}
-			w.Flush()
-			if err := w.Error(); err != nil {
+			if err := billow.WriteInvoicesCSV(&b, invs, loc); err != nil {
 				return nil, err
 			}
 			return &fileOut{ContentType: "text/csv; charset=utf-8",
-				ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": "invoices-" + a.ExternalID + ".csv"}),
+				ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": billow.InvoicesCSVFileName(a)}),
 				Body:               b.Bytes()}, nil
 		})
 }
@@ -255,8 +233,7 @@ func (s *Server) invoice(ctx context.Context, id string) (*billow.Invoice, error
 	if err != nil {
 		return nil, err
 	}
-	p := principal(ctx)
-	if !p.CanSee(inv.Account) || (inv.Hidden && !p.IsOperator()) {
+	if !inv.VisibleTo(principal(ctx)) {
 		return nil, billow.NotFound("invoice", id)
 	}
 	return inv, nil
@@ -273,32 +250,5 @@ func withResponse(op huma.Operation, contentType, description string) huma.Opera
 	return op
 }
 
-// currencyDigitsMax bounds the fractional digits of a currency: ISO 4217 has none with
-// more than four.
-const currencyDigitsMax = 4
-
-// majorUnits writes an amount in minor units as a decimal in major units with the
-// currency's digits (123450, 2 → "1234.50"; 500, 0 → "500"), in integers only.
-func majorUnits(minor, digits int64) (string, error) {
-	if digits < 0 || digits > currencyDigitsMax {
-		return "", fmt.Errorf("currency digits %d out of 0..%d", digits, currencyDigitsMax)
-	}
-	// The magnitude as uint64 also holds -math.MinInt64.
-	mag := uint64(minor)
-	if minor < 0 {
-		mag = uint64(^minor) + 1
-	}
-	unit := uint64(1)
-	for range digits {
-		unit *= 10
-	}
-	s := strconv.FormatUint(mag/unit, 10)
-	if digits > 0 {
-		frac := strconv.FormatUint(mag%unit, 10)
-		s += "." + strings.Repeat("0", int(digits)-len(frac)) + frac
-	}
-	if minor < 0 {
-		s = "-" + s
-	}
-	return s, nil
-}
+// majorUnits is billow.MajorUnits, which writes the CSV export's costs.
+func majorUnits(minor, digits int64) (string, error) { return billow.MajorUnits(minor, digits) }

@@ -126,11 +126,5 @@ func (s *Server) registerWallet() {
 }
 
 // csvText keeps a spreadsheet from reading text a caller chose (descriptions, ids) as a
-// formula (CSV injection): a cell that would begin with =, +, - or @ begins with an
-// apostrophe instead.
-func csvText(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
-		return "'" + s
-	}
-	return s
-}
+// formula (CSV injection): billow.CSVText, which the invoice export uses too.
+func csvText(s string) string { return billow.CSVText(s) }

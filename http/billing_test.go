@@ -62,7 +62,7 @@ func newBillingServer(t *testing.T, env *storetest.Env, logs io.Writer) *apiClie
 	checker := checks.New(checks.Config{Store: env.DB, Clock: env.Clock, Logger: logger})
 	srv := httptest.NewServer(billowhttp.New(billowhttp.Config{Store: env.DB, Logger: logger, AdminKey: adminKey,
 		DefaultCatalog: "credits-platform", Ingester: ingest.New(env.DB, env.Clock), Checker: checker,
-		Billing: svc, Branding: testBranding}))
+		Billing: svc, Branding: testBranding, Notifier: newTestNotifier(t, env, env.DB, logger, nil)}))
 	t.Cleanup(srv.Close)
 	return &apiClient{t: t, base: srv.URL, key: adminKey, env: env, checker: checker}
 }
@@ -580,10 +580,19 @@ var digitRun = regexp.MustCompile(`[0-9](?:[ -]?[0-9])+`)
 // luhnRuns returns the runs of 13 to 19 digits in b that pass the Luhn check, except
 // timestamps in microseconds of 2020 to 2040 (16 digits from 1577836800000000 to
 // 2208988800000000: no card brand starts there; Mastercard's 2-series begins at 2221),
-// which line refs hold.
+// which line refs hold, and runs inside a word: a hex hash (the ledger's chain, content
+// hashes) holds a run of 13 digits in about one in 25 hashes, and a tenth of those pass
+// the check. A card number written anywhere stands apart from letters.
 func luhnRuns(b []byte) []string {
 	var out []string
-	for _, m := range digitRun.FindAll(b, -1) {
+	letter := func(i int) bool {
+		return i >= 0 && i < len(b) && (b[i]|0x20 >= 'a' && b[i]|0x20 <= 'z')
+	}
+	for _, loc := range digitRun.FindAllIndex(b, -1) {
+		if letter(loc[0]-1) || letter(loc[1]) {
+			continue
+		}
+		m := b[loc[0]:loc[1]]
 		digits := billow.CardDigits(string(m))
 		if len(digits) < 13 || len(digits) > 19 || !billow.LuhnValid(digits) {
 			continue
@@ -594,4 +603,25 @@ func luhnRuns(b []byte) []string {
 		out = append(out, string(m))
 	}
 	return out
+}
+
+// The search for card numbers finds them as they are typed or stored, and passes over
+// digits inside hex hashes and microsecond timestamps.
+func TestLuhnRuns(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{`{"number":"4242424242424242"}`, 1},
+		{`card 4242 4242 4242 4242, exp`, 1},
+		{`4000-0027-6000-3184`, 1},
+		{`"4242424242424241"`, 0}, // fails the check
+		{`cae8871569557495`, 0},   // inside a hex hash
+		{`8871569557495f0a`, 0},
+		{`at 1767225600000000;`, 0}, // a timestamp in microseconds
+	} {
+		if got := luhnRuns([]byte(c.in)); len(got) != c.want {
+			t.Errorf("luhnRuns(%q) = %q, want %d", c.in, got, c.want)
+		}
+	}
 }

@@ -94,7 +94,10 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(rec, r)
-		if rec.status >= 500 || rec.overflow {
+		// A server error or a 429 did nothing the client must not repeat: the key is
+		// released, and the same request may be sent again under it (a 429 once the
+		// Retry-After has passed).
+		if rec.status >= 500 || rec.status == http.StatusTooManyRequests || rec.overflow {
 			return
 		}
 		// The client may have gone; the answer must be kept all the same.

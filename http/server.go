@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -88,6 +89,8 @@ type Store interface {
 	Order(ctx context.Context, id string) (*billow.Order, []byte, error)
 	Orders(ctx context.Context, accountID string, limit int) ([]*billow.Order, error)
 	BillingEvents(ctx context.Context, accountID string, afterSeq int64, limit int) ([]*billow.BillingEvent, error)
+
+	CreatePortalSession(ctx context.Context, accountID string, in billow.CreatePortalSessionInput) (*billow.PortalSession, string, error)
 }
 
 // Config wires a Server.
@@ -112,10 +115,24 @@ type Config struct {
 	// AutoCharge reads and saves accounts' auto-charge settings. Without it those
 	// operations answer 500 (a wiring fault).
 	AutoCharge AutoCharger
+	// Webhooks manages the operator's webhook endpoints and their delivery log. Without it
+	// those operations answer 500 (a wiring fault) to the operator, 404 to an account.
+	Webhooks Webhooks
+	// Notifier queues product emails, previews emails and reads the outbox. Without it
+	// those operations answer 500 (a wiring fault).
+	Notifier Notifier
+	// MailCatcher is the demo's in-process SMTP sink, shown at GET /v1/demo/mail; nil
+	// outside the demo.
+	MailCatcher MailCatcher
 	// Branding is how invoice PDFs look: the operator's name (required), address, logo,
 	// accent colour and footer. It is checked once here; an invalid branding is logged
 	// and every PDF answers 500 until it is fixed.
 	Branding pdf.Branding
+	// Portal serves the billing portal under /portal/ (package portal); nil for none.
+	Portal http.Handler
+	// PublicURL is where Billow is reached (BILLOW_PUBLIC_URL): portal links point there.
+	// Empty: at the scheme and host each request came to.
+	PublicURL string
 }
 
 // Server is Billow's HTTP front.
@@ -129,8 +146,12 @@ type Server struct {
 	checker        Checker
 	billing        *billing.Service
 	autoCharge     AutoCharger
+	webhooks       Webhooks
+	notify         Notifier
+	mailCatcher    MailCatcher
 	branding       pdf.Branding
 	brandingErr    error // why branding cannot print; nil when it can
+	publicURL      string
 	api            huma.API
 	handler        http.Handler
 }
@@ -158,7 +179,16 @@ func New(cfg Config) *Server {
 
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, apiConfig())
+	s.webhooks = cfg.Webhooks
 	s.registerAPI()
+	s.registerWebhooks()
+	s.notify, s.mailCatcher = cfg.Notifier, cfg.MailCatcher
+	s.registerNotifications()
+	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s.registerPortalSessions()
+	if cfg.Portal != nil {
+		mux.Handle("/portal/", cfg.Portal)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /docs", s.docsHandler())
 	mux.HandleFunc("GET /readyz", s.readyz)

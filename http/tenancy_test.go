@@ -41,6 +41,8 @@ func TestTenantsNeverMeet(t *testing.T) {
 		aKey := c.must(201, "POST", "/v1/api_keys", map[string]any{"name": "a", "account": "tenant-a"})["key"].(string)
 
 		aID, appID, memberID := a["id"].(string), app["id"].(string), member["id"].(string)
+		notification := `{"template":"bot_publish","account":"tenant-a","roles":["owner"],"data":{"app":"A Bot","app_url":"https://a.example/bot"}}`
+		messageID := c.must(202, "POST", "/v1/notifications", notification)["data"].([]any)[0].(map[string]any)["id"].(string)
 		deployID := c.must(201, "POST", "/v1/accounts/tenant-a/deployments", map[string]any{"app": "a-bot", "requested_by": memberID})["id"].(string)
 		c.must(201, "POST", "/v1/accounts/tenant-a/grants", map[string]any{"kind": "paid", "amount_ucr": 5_000_000, "id": "a-credits"})
 		holdID := c.must(201, "POST", "/v1/holds", map[string]any{"account": "tenant-a", "amount_ucr": 1_000_000, "id": "a-hold"})["hold"].(map[string]any)["id"].(string)
@@ -113,9 +115,29 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "GET", pattern: "/v1/invoices/{invoice}", path: "/v1/invoices/" + invoiceID},
 			{method: "POST", pattern: "/v1/invoices/{invoice}/pay", path: "/v1/invoices/" + invoiceID + "/pay"},
 			{method: "GET", pattern: "/v1/invoices/{invoice}/pdf", path: "/v1/invoices/" + invoiceID + "/pdf"},
+			{method: "POST", pattern: "/v1/portal_sessions", path: "/v1/portal_sessions", body: `{"account":"tenant-a","member":"` + memberID + `"}`},
 			{method: "POST", pattern: "/v1/test_clocks", path: "/v1/test_clocks", body: `{"name":"mine","frozen_time":"2026-01-15T09:00:00Z"}`},
 			{method: "GET", pattern: "/v1/test_clocks/{clock}", path: "/v1/test_clocks/" + clockID},
 			{method: "POST", pattern: "/v1/test_clocks/{clock}/advance", path: "/v1/test_clocks/" + clockID + "/advance", body: `{"frozen_time":"2026-03-15T09:00:00Z"}`},
+			// Emails: an account's own; previews and the catalogue are no tenant's; the demo
+			// mail catcher is the operator's.
+			{method: "POST", pattern: "/v1/notifications", path: "/v1/notifications", body: notification},
+			{method: "GET", pattern: "/v1/notifications", path: "/v1/notifications?account=tenant-a"},
+			{method: "GET", pattern: "/v1/notifications/{notification}", path: "/v1/notifications/" + messageID},
+			{method: "POST", pattern: "/v1/notifications/preview", path: "/v1/notifications/preview", body: `{"template":"bot_publish"}`, shared: true},
+			{method: "GET", pattern: "/v1/notification_templates", path: "/v1/notification_templates", shared: true},
+			{method: "GET", pattern: "/v1/demo/mail", path: "/v1/demo/mail"},
+			// Webhooks are the operator's alone; webhooks_test.go calls them with real ids.
+			{method: "POST", pattern: "/v1/webhook_endpoints", path: "/v1/webhook_endpoints", body: `{"url":"https://evil.example.com"}`},
+			{method: "GET", pattern: "/v1/webhook_endpoints", path: "/v1/webhook_endpoints"},
+			{method: "GET", pattern: "/v1/webhook_endpoints/{endpoint}", path: "/v1/webhook_endpoints/we_any"},
+			{method: "PATCH", pattern: "/v1/webhook_endpoints/{endpoint}", path: "/v1/webhook_endpoints/we_any", body: `{"enabled":false}`},
+			{method: "DELETE", pattern: "/v1/webhook_endpoints/{endpoint}", path: "/v1/webhook_endpoints/we_any"},
+			{method: "POST", pattern: "/v1/webhook_endpoints/{endpoint}/rotate_secret", path: "/v1/webhook_endpoints/we_any/rotate_secret"},
+			{method: "POST", pattern: "/v1/webhook_endpoints/{endpoint}/test", path: "/v1/webhook_endpoints/we_any/test"},
+			{method: "GET", pattern: "/v1/webhook_endpoints/{endpoint}/deliveries", path: "/v1/webhook_endpoints/we_any/deliveries"},
+			{method: "GET", pattern: "/v1/webhook_deliveries/{delivery}", path: "/v1/webhook_deliveries/msg_any"},
+			{method: "POST", pattern: "/v1/webhook_deliveries/{delivery}/replay", path: "/v1/webhook_deliveries/msg_any/replay"},
 			{method: "GET", pattern: "/v1/catalog", path: "/v1/catalog", shared: true},
 			{method: "GET", pattern: "/v1/catalogs", path: "/v1/catalogs", shared: true},
 			{method: "GET", pattern: "/v1/catalogs/{catalog}", path: "/v1/catalogs/credits-platform", shared: true},

@@ -30,6 +30,7 @@ type cli struct {
 	Events  eventsCmd  `cmd:"" help:"Work with usage events."`
 	Meters  metersCmd  `cmd:"" help:"Work with meters and their rollups."`
 	Ledger  ledgerCmd  `cmd:"" help:"Work with the credit ledger."`
+	Notify  notifyCmd  `cmd:"" help:"Look at the emails Billow sends: the catalogue and previews."`
 	Bench   benchCmd   `cmd:"" help:"Measure Billow beside the physical limits of this machine."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }

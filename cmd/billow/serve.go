@@ -21,12 +21,17 @@ import (
 	"github.com/billowhq/billow/checks"
 	"github.com/billowhq/billow/credits"
 	"github.com/billowhq/billow/demo"
+	"github.com/billowhq/billow/emails"
 	billowhttp "github.com/billowhq/billow/http"
 	"github.com/billowhq/billow/ingest"
 	"github.com/billowhq/billow/jobs"
+	"github.com/billowhq/billow/notify"
 	"github.com/billowhq/billow/payment/sandbox"
 	"github.com/billowhq/billow/pdf"
+	"github.com/billowhq/billow/portal"
+	"github.com/billowhq/billow/smtp"
 	"github.com/billowhq/billow/sqlstore"
+	"github.com/billowhq/billow/webhook"
 )
 
 // Limits of the server, named with their unit last.
@@ -58,6 +63,20 @@ type serveCmd struct {
 	BrandWebsite string   `env:"BILLOW_BRAND_WEBSITE" help:"The website shown on invoices."`
 	BrandColor   string   `default:"#1f6feb" env:"BILLOW_BRAND_COLOR" help:"The accent colour of invoices, #rrggbb."`
 	BrandLogo    string   `env:"BILLOW_BRAND_LOGO" type:"existingfile" help:"A PNG logo for invoices."`
+	// Outbound webhooks (docs/webhooks.md): both are on with --demo.
+	WebhooksAllowHTTP            bool `env:"BILLOW_WEBHOOKS_ALLOW_HTTP" help:"Accept http:// webhook endpoints, not only https (development)."`
+	WebhooksAllowPrivateNetworks bool `env:"BILLOW_WEBHOOKS_ALLOW_PRIVATE_NETWORKS" help:"Send webhooks to loopback, private and link-local addresses (development, or receivers inside your network)."`
+	// Emails (docs/notifications.md). Without an SMTP URL they are queued, not sent; with
+	// --demo and none, an in-process mail catcher receives them.
+	BrandLogoURL    string `env:"BILLOW_BRAND_LOGO_URL" help:"Absolute http(s) URL of the logo image emails show; none: the brand's name."`
+	SMTPURL         string `name:"smtp-url" env:"BILLOW_SMTP_URL" help:"Where mail goes: smtp://user:pass@host:port (STARTTLS when offered, ?tls=required to insist) or smtps://… (TLS). Prefer the environment variable: flags show in process lists."`
+	EmailFrom       string `name:"email-from" env:"BILLOW_EMAIL_FROM" help:"The From of emails, e.g. \"Acme Billing <billing@acme.example>\"; default the brand's email."`
+	EmailTemplates  string `name:"email-templates" env:"BILLOW_EMAIL_TEMPLATES" type:"existingdir" help:"A directory of email templates overriding the built-in ones."`
+	WireBeneficiary string `name:"wire-beneficiary" env:"BILLOW_WIRE_BENEFICIARY" help:"Wire transfer instructions: the account holder."`
+	WireIBAN        string `name:"wire-iban" env:"BILLOW_WIRE_IBAN" help:"Wire transfer instructions: the IBAN."`
+	WireBIC         string `name:"wire-bic" env:"BILLOW_WIRE_BIC" help:"Wire transfer instructions: the BIC (SWIFT code)."`
+	WireBank        string `name:"wire-bank" env:"BILLOW_WIRE_BANK" help:"Wire transfer instructions: the bank's name."`
+	WireClearance   string `name:"wire-clearance" env:"BILLOW_WIRE_CLEARANCE" default:"4–8 business days" help:"Wire transfer instructions: how long a transfer takes to clear."`
 }
 
 // branding reads the operator's branding from the flags.
@@ -155,11 +174,52 @@ func (s *serveCmd) Run(env *runEnv) error {
 		listener.Close()
 		return err
 	}
+	// Outbound webhooks: the fan-out of billing events to the endpoints runs as a periodic
+	// job; every process runs a delivery worker, whose leases keep two from sending the
+	// same message at once.
+	webhooks, err := webhook.New(webhook.Config{Store: db, Clock: billow.SystemClock{}, Logger: env.logger,
+		AllowHTTP: s.WebhooksAllowHTTP || s.Demo, AllowPrivateNetworks: s.WebhooksAllowPrivateNetworks || s.Demo})
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	// Emails: billing events become messages in a periodic job; every process runs a
+	// delivery worker, whose leases keep two from sending the same message at once.
+	publicURL := s.PublicURL
+	if publicURL == "" {
+		publicURL = baseURL
+	}
+	notifier, catcher, err := s.emails(env, db, branding, publicURL)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	if catcher != nil {
+		defer catcher.Stop()
+	}
+	if err := notifier.StartFeed(env.ctx); err != nil {
+		listener.Close()
+		return err
+	}
+	emailFeed := notifier.Follower()
+	// The billing portal (docs/portal.md); a periodic job purges its spent sessions.
+	portalHandler, err := portal.New(portal.Config{Store: db, Billing: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger,
+		Branding: branding, PublicURL: s.PublicURL})
+	if err != nil {
+		listener.Close()
+		return err
+	}
 	// Renewals, trial ends, retries and suspensions run on the job queue: the leader queues
 	// a sweep, and the process that takes it runs the invoice run (billing's RunDue).
 	runner, err := jobs.New(jobs.Config{Store: db, Advancer: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger,
 		Periodic: []jobs.Periodic{
 			{Name: "auto_charge", Interval: autocharge.IntervalDefault, Run: autoCharge.Run},
+			{Name: "portal_sessions_purge", Interval: portal.PurgeInterval, Run: portalHandler.Purge},
+			{Name: "webhooks_fan_out", Interval: webhook.FanOutInterval, Run: webhooks.FanOut},
+			{Name: "emails_fan_out", Interval: notify.FanOutInterval, Run: func(ctx context.Context, _ time.Time) error {
+				_, err := emailFeed.Run(ctx)
+				return err
+			}},
 			{Name: "reconcile_orders", Interval: billing.ReconcileAfter, Run: func(ctx context.Context, now time.Time) error {
 				_, err := billingSvc.ReconcileOrders(ctx, now)
 				return err
@@ -172,6 +232,8 @@ func (s *serveCmd) Run(env *runEnv) error {
 	handler := billowhttp.New(billowhttp.Config{
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
 		Ingester: ingester, Checker: checker, Billing: billingSvc, AutoCharge: autoCharge, Branding: branding,
+		Webhooks: webhooks, Notifier: notifier, MailCatcher: mailCatcher(catcher),
+		Portal: portalHandler, PublicURL: s.PublicURL,
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
@@ -184,6 +246,8 @@ func (s *serveCmd) Run(env *runEnv) error {
 	wg.Go(func() { checker.Run(workers) })
 	wg.Go(func() { charger.Run(workers) })
 	wg.Go(func() { credits.NewKeeper(db, billow.SystemClock{}, env.logger, 0).Run(workers) })
+	wg.Go(func() { webhooks.Run(workers) })
+	wg.Go(func() { notifier.Run(workers) })
 	if err := runner.Start(workers); err != nil {
 		stopWorkers()
 		wg.Wait()
@@ -239,4 +303,61 @@ func purgeIdempotencyKeys(ctx context.Context, db *sqlstore.DB, logger *slog.Log
 			}
 		}
 	}
+}
+
+// emails builds the email service: the templates, where mail goes, the brand. With no
+// SMTP URL, --demo starts an in-process mail catcher (returned, to be stopped) and mail
+// goes to it; otherwise messages stay queued, and a warning says so once.
+func (s *serveCmd) emails(env *runEnv, db *sqlstore.DB, branding pdf.Branding, publicURL string) (*notify.Service, *smtp.Sink, error) {
+	renderer, err := emails.NewRenderer(s.EmailTemplates)
+	if err != nil {
+		return nil, nil, fmt.Errorf("email templates: %w", err)
+	}
+	var sender notify.Sender
+	var catcher *smtp.Sink
+	switch {
+	case s.SMTPURL != "":
+		smtpSender, err := smtp.New(smtp.Config{URL: s.SMTPURL})
+		if err != nil {
+			return nil, nil, fmt.Errorf("BILLOW_SMTP_URL: %w", err)
+		}
+		sender = smtpSender
+		env.logger.Info("emails go to an SMTP server", "smtp", smtpSender.Where())
+	case s.Demo:
+		catcher = smtp.NewSink(billow.SystemClock{}, smtp.SinkKeepDefault)
+		if err := catcher.Start("127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		catcherSender, err := smtp.New(smtp.Config{URL: catcher.URL()})
+		if err != nil {
+			catcher.Stop()
+			return nil, nil, err
+		}
+		sender = catcherSender
+		env.logger.Info("demo mail catcher: emails are delivered to an SMTP server in this process; GET /v1/demo/mail shows them",
+			"smtp", catcher.Addr())
+	default:
+		env.logger.Warn("no BILLOW_SMTP_URL: emails are queued and not sent until it is set")
+	}
+	notifier, err := notify.New(notify.Config{Store: db, Renderer: renderer, Sender: sender, Clock: billow.SystemClock{}, Logger: env.logger,
+		Brand: emails.Brand{Name: s.BrandName, Email: s.BrandEmail, Website: s.BrandWebsite, AccentColor: s.BrandColor,
+			LogoURL: s.BrandLogoURL, Address: s.BrandAddress},
+		From: s.EmailFrom, PublicURL: publicURL, InvoiceBranding: branding,
+		Wire: notify.Wire{Beneficiary: s.WireBeneficiary, IBAN: s.WireIBAN, BIC: s.WireBIC, Bank: s.WireBank, Clearance: s.WireClearance}})
+	if err != nil {
+		if catcher != nil {
+			catcher.Stop()
+		}
+		return nil, nil, err
+	}
+	return notifier, catcher, nil
+}
+
+// mailCatcher is the catcher as the HTTP server takes it: nil, not a nil *smtp.Sink,
+// when there is none.
+func mailCatcher(c *smtp.Sink) billowhttp.MailCatcher {
+	if c == nil {
+		return nil
+	}
+	return c
 }
