@@ -301,6 +301,9 @@ func (s *Service) renew(ctx context.Context, st *accountState, sub *billow.Subsc
 		return err
 	}
 	start, end := inv.PeriodStart, inv.PeriodEnd
+	// What the renewal emails state: the invoice and its total, usage and tax included,
+	// whichever way the period is then paid.
+	data["invoice"], data["amount_minor"] = inv.ID, inv.TotalMinor
 	// The new period's included credits, granted before it is written: a retry grants
 	// them once, under the same id.
 	if err := s.grantCycle(ctx, st, sub.Plan, sub.Interval, start, end); err != nil {

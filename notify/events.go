@@ -489,8 +489,8 @@ func (s *Service) wireInstructions(ctx context.Context, e *billow.BillingEvent, 
 	return []email{{template: emails.WireTransferInstructions, data: data}}, nil
 }
 
-// amount is what an event charged, formatted: its amount_minor, else the period's price
-// by the catalog.
+// amount is what an event charged, formatted: its amount_minor (billing states it with
+// every activation, renewal and failed charge), else the period's price by the catalog.
 func (s *Service) amount(e *billow.BillingEvent, st *accountState, sub *billow.Subscription) string {
 	if minor, ok := dataInt(e.Data, "amount_minor"); ok {
 		return st.money(minor)
