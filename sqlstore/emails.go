@@ -163,10 +163,14 @@ func (db *DB) ClaimMessages(ctx context.Context, now time.Time, leaseFor time.Du
 	nowUS := billow.TimeMicros(now)
 	var out []*notify.Message
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = 'sending', lease_token = $1, next_attempt_at = $2, updated_at = $3
-			WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'sending') AND next_attempt_at <= $3
-			             ORDER BY next_attempt_at, id LIMIT $4`+skipLocked+`)
-			  AND status IN ('queued', 'sending') AND next_attempt_at <= $3
+		// The due rows are picked once, in a materialized CTE: as a plain IN (subquery),
+		// PostgreSQL may run the subquery again while updating and claim past the limit
+		// (as the webhook claim found).
+		rows, err := tx.QueryContext(ctx, `WITH due AS MATERIALIZED (
+				SELECT id FROM messages WHERE status IN ('queued', 'sending') AND next_attempt_at <= $3
+				ORDER BY next_attempt_at, id LIMIT $4`+skipLocked+`)
+			UPDATE messages SET status = 'sending', lease_token = $1, next_attempt_at = $2, updated_at = $3
+			WHERE id IN (SELECT id FROM due) AND status IN ('queued', 'sending') AND next_attempt_at <= $3
 			RETURNING `+messageColumns, token, billow.TimeMicros(now.Add(leaseFor)), nowUS, limit)
 		if err != nil {
 			return err

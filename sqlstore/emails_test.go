@@ -181,6 +181,9 @@ func TestConcurrentClaimsAreDisjoint(t *testing.T) {
 					if len(got) == 0 {
 						return
 					}
+					if len(got) > 7 {
+						t.Errorf("%s claimed %d messages at once, above its limit of 7", token, len(got))
+					}
 					mu.Lock()
 					for _, m := range got {
 						if prev, ok := claimed[m.ID]; ok {
