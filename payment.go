@@ -415,3 +415,20 @@ type BillingEvent struct {
 	Data       map[string]any `json:"data"`
 	OccurredAt time.Time      `json:"occurred_at"`
 }
+
+// WireReference is the reference a wire transfer for order must carry, as the wire
+// instructions email and the portal's order page state it: the pending attempt's gateway
+// reference (the gateway matches the transfer by it), else the invoice's number, else
+// the order's id. inv and pays may be nil when the order has no invoice yet.
+func WireReference(order *Order, inv *Invoice, pays []*Payment) string {
+	ref := order.ID
+	if inv != nil && inv.Number != "" {
+		ref = inv.Number
+	}
+	for _, p := range pays {
+		if p.Status == AttemptPending && p.Reference != "" {
+			ref = p.Reference
+		}
+	}
+	return ref
+}

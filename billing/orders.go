@@ -59,25 +59,13 @@ func (s *Service) SubmitOrder(ctx context.Context, accountRef string, in billow.
 	if err != nil {
 		return nil, err
 	}
-	req := orderRequest{Subscribe: in.Subscribe, Change: in.Change, Credits: in.Credits}
 	order := &billow.Order{ID: billow.NewID(billow.PrefixOrder, now), Account: st.account.ID, Currency: st.account.Currency,
 		Status: billow.OrderPendingPayment, CreatedAt: now}
-	var lines []billow.InvoiceLine
-	switch {
-	case in.Subscribe != nil:
-		order.Kind = billow.OrderSubscribe
-		lines, err = s.priceSubscribe(ctx, st, &req, now)
-	case in.Change != nil:
-		order.Kind = billow.OrderChange
-		lines, err = s.priceChange(ctx, st, &req, now)
-	default:
-		order.Kind = billow.OrderCredits
-		lines, err = priceCredits(st, in.Credits, now)
-		req.PeriodStart, req.PeriodEnd = now, now
-	}
+	kind, req, lines, err := s.priceOrder(ctx, st, in, now)
 	if err != nil {
 		return nil, err
 	}
+	order.Kind = kind
 	if lines == nil {
 		// Nothing to charge: apply at once.
 		order.Status = billow.OrderCompleted
@@ -120,6 +108,27 @@ func (s *Service) SubmitOrder(ctx context.Context, accountRef string, in billow.
 		return nil, err
 	}
 	return s.settleOrder(ctx, st, order, req, inv, pay, s.chargeOrder(ctx, order, pay, method.Token), now)
+}
+
+// priceOrder prices what an order buys at now: its kind, the request it applies once
+// paid, and the lines of its invoice (nil: nothing to charge now). It writes nothing.
+// SubmitOrder and PreviewOrder both price with it, so that a preview is the order's
+// price to the minor unit.
+func (s *Service) priceOrder(ctx context.Context, st *accountState, in billow.SubmitOrderInput, now time.Time) (billow.OrderKind, orderRequest, []billow.InvoiceLine, error) {
+	req := orderRequest{Subscribe: in.Subscribe, Change: in.Change, Credits: in.Credits}
+	var lines []billow.InvoiceLine
+	var err error
+	switch {
+	case in.Subscribe != nil:
+		lines, err = s.priceSubscribe(ctx, st, &req, now)
+		return billow.OrderSubscribe, req, lines, err
+	case in.Change != nil:
+		lines, err = s.priceChange(ctx, st, &req, now)
+		return billow.OrderChange, req, lines, err
+	}
+	lines, err = priceCredits(st, in.Credits, now)
+	req.PeriodStart, req.PeriodEnd = now, now
+	return billow.OrderCredits, req, lines, err
 }
 
 // chargeOrder sends a recorded attempt at an order's invoice to the gateway, on session

@@ -41,8 +41,10 @@ func (s *Server) registerAPI() {
 	s.registerHolds()
 	s.registerDeployments()
 	s.registerBilling()
+	s.registerOrderPreview()
 	s.registerInvoices()
 	s.registerTestClocks()
+	s.registerQuotes()
 }
 
 // register adds an operation whose handler's errors become problems.

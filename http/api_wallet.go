@@ -3,17 +3,12 @@ package http
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/billowhq/billow"
 )
-
-// walletExportRangeMax bounds the range of one transactions export.
-const walletExportRangeMax = 366 * 24 * time.Hour
 
 func (s *Server) registerWallet() {
 	type walletIn struct{ AccountPath }
@@ -101,7 +96,7 @@ func (s *Server) registerWallet() {
 		"The wallet's movements in [from, to) as CSV, oldest first: Date, Transaction ID, Description, Credits, Value, "+
 			"Currency, Balance after (credits). At most 100,000 rows; a longer range is refused with request_too_large."),
 		func(ctx context.Context, in *exportIn) (*exportOut, error) {
-			if !in.To.After(in.From) || in.To.Sub(in.From) > walletExportRangeMax {
+			if !in.To.After(in.From) || in.To.Sub(in.From) > billow.TransactionsCSVRangeMax {
 				return nil, billow.FieldErrorf(billow.CodeValidationFailed, "to", "must be after from and at most 366 days after it")
 			}
 			a, err := s.account(ctx, in.Account)
@@ -113,18 +108,11 @@ func (s *Server) registerWallet() {
 				return nil, err
 			}
 			var b bytes.Buffer
-			w := csv.NewWriter(&b)
-			w.Write([]string{"Date", "Transaction ID", "Description", "Credits", "Value", "Currency", "Balance after"})
-			for _, t := range txs {
-				w.Write([]string{t.At.UTC().Format(time.RFC3339), csvText(t.ID), csvText(t.Description), t.Credits, t.Value, t.Currency, t.BalanceAfter})
+			if err := billow.WriteTransactionsCSV(&b, txs); err != nil {
+				return nil, err
 			}
-			w.Flush()
 			return &exportOut{ContentType: "text/csv; charset=utf-8",
-				ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": "transactions-" + a.ExternalID + "-" + strconv.Itoa(in.From.Year()) + ".csv"}),
-				Body:               b.Bytes()}, w.Error()
+				ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": billow.TransactionsCSVFileName(a, in.From)}),
+				Body:               b.Bytes()}, nil
 		})
 }
-
-// csvText keeps a spreadsheet from reading text a caller chose (descriptions, ids) as a
-// formula (CSV injection): billow.CSVText, which the invoice export uses too.
-func csvText(s string) string { return billow.CSVText(s) }

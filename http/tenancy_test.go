@@ -103,6 +103,8 @@ func TestTenantsNeverMeet(t *testing.T) {
 			{method: "GET", pattern: "/v1/accounts/{account}/orders", path: "/v1/accounts/tenant-a/orders"},
 			{method: "GET", pattern: "/v1/accounts/{account}/orders/{order}", path: "/v1/accounts/tenant-a/orders/" + orderID},
 			{method: "POST", pattern: "/v1/accounts/{account}/orders/{order}/confirm", path: "/v1/accounts/tenant-a/orders/" + orderID + "/confirm", body: `{"otp":"123456"}`},
+			{method: "POST", pattern: "/v1/accounts/{account}/orders/preview", path: "/v1/accounts/tenant-a/orders/preview", body: `{"credits":1000}`},
+			{method: "POST", pattern: "/v1/quotes", path: "/v1/quotes", body: `{"account":"tenant-a","conversations_per_month":100}`},
 			{method: "POST", pattern: "/v1/accounts/{account}/orders/{order}/clear", path: "/v1/accounts/tenant-a/orders/" + wireID + "/clear"},
 			{method: "GET", pattern: "/v1/accounts/{account}/subscription", path: "/v1/accounts/tenant-a/subscription"},
 			{method: "GET", pattern: "/v1/accounts/{account}/subscriptions", path: "/v1/accounts/" + aID + "/subscriptions"},

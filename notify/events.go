@@ -462,25 +462,17 @@ func (s *Service) wireInstructions(ctx context.Context, e *billow.BillingEvent, 
 		s.logger.ErrorContext(ctx, "wire transfer instructions skipped: set BILLOW_WIRE_BENEFICIARY, BILLOW_WIRE_IBAN and BILLOW_WIRE_BIC", eventAttrs(e))
 		return nil, nil
 	}
-	reference := order.ID
+	var inv *billow.Invoice
+	var pays []*billow.Payment
 	if order.Invoice != "" {
-		inv, err := s.store.Invoice(ctx, order.Invoice)
-		if err != nil {
+		if inv, err = s.store.Invoice(ctx, order.Invoice); err != nil {
 			return nil, err
 		}
-		if inv.Number != "" {
-			reference = inv.Number
-		}
-		pays, err := s.store.Payments(ctx, order.Invoice)
-		if err != nil {
+		if pays, err = s.store.Payments(ctx, order.Invoice); err != nil {
 			return nil, err
-		}
-		for _, p := range pays {
-			if p.Status == billow.AttemptPending && p.Reference != "" {
-				reference = p.Reference // the gateway matches the transfer by it
-			}
 		}
 	}
+	reference := billow.WireReference(order, inv, pays)
 	data := map[string]any{"amount": money(order.AmountMinor, order.Currency, st.cat.CurrencyDigits), "reference": reference,
 		"beneficiary": s.wire.Beneficiary, "iban": s.wire.IBAN, "bic": s.wire.BIC, "clearance_days": s.wire.Clearance, "order": order.ID}
 	if s.wire.Bank != "" {

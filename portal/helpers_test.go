@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/autocharge"
 	"github.com/billowhq/billow/billing"
 	"github.com/billowhq/billow/demo"
 	billowhttp "github.com/billowhq/billow/http"
@@ -82,13 +83,17 @@ func newSite(t testing.TB, env *storetest.Env, o siteOptions) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ph, err := portal.New(portal.Config{Store: env.DB, Billing: svc, Clock: env.Clock, Logger: logger, Branding: testBranding,
+	ac, err := autocharge.New(autocharge.Config{Store: env.DB, Billing: svc, Clock: env.Clock, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph, err := portal.New(portal.Config{Store: env.DB, Billing: svc, AutoCharge: ac, Clock: env.Clock, Logger: logger, Branding: testBranding,
 		PublicURL: o.publicURL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := billowhttp.New(billowhttp.Config{Store: env.DB, Logger: logger, AdminKey: adminKey, DefaultCatalog: "credits-platform",
-		Billing: svc, Branding: testBranding, Portal: ph, PublicURL: o.publicURL})
+		Billing: svc, AutoCharge: ac, Branding: testBranding, Portal: ph, PublicURL: o.publicURL})
 	var srv *httptest.Server
 	if o.tls {
 		srv = httptest.NewTLSServer(h)

@@ -134,7 +134,8 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 	}
 	p.Upcoming, p.UpcomingNote = h.upcoming(ctx, a, sub, loc)
-	h.render(w, r, http.StatusOK, "plan.html", v, layout{Title: "Plan & Usage", Section: "plan", Content: p})
+	h.render(w, r, http.StatusOK, "plan.html", v, layout{Title: "Plan & Usage", Section: "plan", Content: p,
+		Notice: orderNotice(r.URL.Query().Get("result"))})
 }
 
 // planInformation describes the account's plan and subscription.

@@ -1,13 +1,16 @@
 // Package portal serves the billing portal a platform hands its customers: the pages of
-// seed 000's Billing section (Plan & Usage with its Usage Trends, Invoices) in the
-// operator's branding, server-rendered with html/template from embedded templates and
-// assets, under /portal/. A platform's backend asks for a one-time link with
+// seed 000's Billing section (Plan & Usage with its Usage Trends, Credits, Payment
+// methods, Subscribe / Modify, Invoices, Deployments) and seed 004's pricing calculator,
+// in the operator's branding, server-rendered with html/template from embedded templates
+// and assets, under /portal/. A platform's backend asks for a one-time link with
 // POST /v1/portal_sessions (package http); opening it starts a session held in a cookie,
 // bound to one account and to a member whose role decides what the session may do.
 //
-// One file per page or action: enter.go, plan.go, invoices.go, invoice_pdf.go,
-// invoices_csv.go, invoice_pay.go, logout.go; session.go holds the cookie and the CSRF
-// check, chart.go draws the usage chart as SVG. docs/portal.md describes the whole.
+// One file per page or group of actions: enter.go, plan.go, credits.go,
+// payment_methods.go, plans.go (plans, checkout, orders), invoices.go, invoice_pdf.go,
+// invoices_csv.go, invoice_pay.go, deployments.go, calculator.go, logout.go; session.go
+// holds the cookie and the CSRF check, chart.go draws the usage chart as SVG.
+// docs/portal.md describes the whole.
 package portal
 
 import (
@@ -67,12 +70,25 @@ type Store interface {
 	UsageSummary(ctx context.Context, in billow.UsageSummaryInput) (*billow.UsageSummary, error)
 	Invoice(ctx context.Context, id string) (*billow.Invoice, error)
 	Invoices(ctx context.Context, f sqlstore.InvoiceFilter) ([]*billow.Invoice, error)
+
+	// What each further page reads, declared beside the page (credits.go,
+	// payment_methods.go, plans.go, deployments.go, calculator.go).
+	creditsStore
+	paymentMethodsStore
+	plansStore
+	deploymentsStore
+	calculatorStore
 }
 
 // Billing is what the portal asks of the billing service.
 type Billing interface {
 	UpcomingInvoice(ctx context.Context, accountRef string) (*billow.Invoice, error)
 	PayInvoice(ctx context.Context, accountRef, invoiceID string, in billing.PayInvoiceInput) (*billow.Invoice, error)
+
+	// What each further page asks, declared beside the page.
+	creditsBilling
+	paymentMethodsBilling
+	plansBilling
 }
 
 // Config wires a Handler.
@@ -81,8 +97,11 @@ type Config struct {
 	// Billing previews the next invoice and pays open ones. Without it the preview is
 	// left out and paying answers 500 (a wiring fault).
 	Billing Billing
-	Clock   billow.Clock
-	Logger  *slog.Logger
+	// AutoCharge reads and sets the Credits page's auto-charge settings (package
+	// autocharge). Without it the settings are left out of the page.
+	AutoCharge AutoCharge
+	Clock      billow.Clock
+	Logger     *slog.Logger
 	// Branding is the operator's look, shared with invoice PDFs: its name heads every
 	// page and its accent colour is the portal's.
 	Branding pdf.Branding
@@ -93,17 +112,18 @@ type Config struct {
 
 // Handler serves every page of the portal under /portal/.
 type Handler struct {
-	store     Store
-	billing   Billing
-	clock     billow.Clock
-	logger    *slog.Logger
-	brand     brand
-	branding  pdf.Branding // for invoice PDFs, as the API renders them
-	publicURL *url.URL     // nil when none is configured
-	pages     map[string]*template.Template
-	assets    map[string]asset // embedded static files by name
-	zones     sync.Map         // time zone name → *time.Location
-	mux       *http.ServeMux
+	store      Store
+	billing    Billing
+	autoCharge AutoCharge
+	clock      billow.Clock
+	logger     *slog.Logger
+	brand      brand
+	branding   pdf.Branding // for invoice PDFs, as the API renders them
+	publicURL  *url.URL     // nil when none is configured
+	pages      map[string]*template.Template
+	assets     map[string]asset // embedded static files by name
+	zones      sync.Map         // time zone name → *time.Location
+	mux        *http.ServeMux
 }
 
 // New checks cfg and returns the portal's handler.
@@ -120,7 +140,7 @@ func New(cfg Config) (*Handler, error) {
 	if err := cfg.Branding.Validate(); err != nil {
 		return nil, fmt.Errorf("portal: branding: %w", err)
 	}
-	h := &Handler{store: cfg.Store, billing: cfg.Billing, clock: cfg.Clock, logger: cfg.Logger.With("component", "portal"),
+	h := &Handler{store: cfg.Store, billing: cfg.Billing, autoCharge: cfg.AutoCharge, clock: cfg.Clock, logger: cfg.Logger.With("component", "portal"),
 		branding: cfg.Branding}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
@@ -153,6 +173,24 @@ func (h *Handler) routes() {
 	mux.HandleFunc("GET /portal/invoices/{invoice}", h.withVisit(h.invoiceLink))
 	mux.HandleFunc("GET /portal/invoices/{invoice}/pdf", h.withVisit(h.invoicePDF))
 	mux.HandleFunc("POST /portal/invoices/{invoice}/pay", h.withVisit(h.requirePayer(h.invoicePay)))
+	mux.HandleFunc("GET /portal/credits", h.withVisit(h.credits))
+	mux.HandleFunc("GET /portal/credits/transactions.csv", h.withVisit(h.transactionsCSV))
+	mux.HandleFunc("POST /portal/credits/buy", h.withVisit(h.requirePayer(h.creditsBuy)))
+	mux.HandleFunc("POST /portal/credits/auto-charge", h.withVisit(h.requirePayer(h.autoChargeSet)))
+	mux.HandleFunc("POST /portal/credits/auto-billing", h.withVisit(h.requirePayer(h.autoBillingSet)))
+	mux.HandleFunc("GET /portal/payment-methods", h.withVisit(h.paymentMethods))
+	mux.HandleFunc("POST /portal/payment-methods", h.withVisit(h.requirePayer(h.paymentMethodAdd)))
+	mux.HandleFunc("POST /portal/payment-methods/{method}/default", h.withVisit(h.requirePayer(h.paymentMethodDefault)))
+	mux.HandleFunc("GET /portal/plans", h.withVisit(h.plans))
+	mux.HandleFunc("GET /portal/plans/checkout", h.withVisit(h.checkout))
+	mux.HandleFunc("POST /portal/orders", h.withVisit(h.requirePayer(h.orderSubmit)))
+	mux.HandleFunc("GET /portal/orders/{order}", h.withVisit(h.order))
+	mux.HandleFunc("POST /portal/orders/{order}/confirm", h.withVisit(h.requirePayer(h.orderConfirm)))
+	mux.HandleFunc("GET /portal/deployments", h.withVisit(h.deployments))
+	mux.HandleFunc("POST /portal/deployments", h.withVisit(h.deploymentRequest))
+	mux.HandleFunc("POST /portal/deployments/{deployment}/approve", h.withVisit(h.deploymentApprove))
+	mux.HandleFunc("POST /portal/deployments/{deployment}/reject", h.withVisit(h.deploymentReject))
+	mux.HandleFunc("GET /portal/calculator", h.withVisit(h.calculator))
 	mux.HandleFunc("POST /portal/logout", h.withVisit(h.logout))
 	mux.HandleFunc("GET /portal/static/{file}", h.static)
 	mux.HandleFunc("GET /portal/brand.css", h.brandCSS)
@@ -218,7 +256,7 @@ func (v *visit) canPay() bool { return v.session.Role.CanPay() }
 // layout is what the shared layout shows around every page.
 type layout struct {
 	Title     string
-	Section   string // the nav entry that is current: "plan" or "invoices"
+	Section   string // the nav entry that is current: plan, credits, payment-methods, invoices, deployments, calculator
 	Brand     brand
 	Assets    map[string]string // asset name → versioned URL
 	Account   *billow.Account

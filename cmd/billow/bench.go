@@ -32,6 +32,7 @@ type benchCmd struct {
 	Trends   benchTrendsCmd   `cmd:"" help:"The usage trends query over 90 days of demo usage (10 million events), beside a raw read of the same rollup cells."`
 	Ledger   benchLedgerCmd   `cmd:"" help:"Credit spends with the no-overdraft check under concurrent callers (group commit), beside raw batched inserts of the same rows; one hot wallet beside the uniform load."`
 	Checks   benchChecksCmd   `cmd:"" help:"Real-time checks answered from memory: latency in process, and throughput over HTTP beside a trivial handler on the same server."`
+	Portal   benchPortalCmd   `cmd:"" help:"Every billing portal page's server time with 90 days of demo usage (10 million events) and billing history in the store, beside the 100 ms target."`
 	Invoices benchInvoicesCmd `cmd:"" help:"An invoice run: many subscriptions renewed at once into invoices of 20 lines, charged by card, beside raw batched inserts of the same invoice rows."`
 }
 

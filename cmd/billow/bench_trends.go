@@ -14,6 +14,7 @@ import (
 	"github.com/billowhq/billow"
 	"github.com/billowhq/billow/demo"
 	"github.com/billowhq/billow/ingest"
+	"github.com/billowhq/billow/sqlstore"
 )
 
 type benchTrendsCmd struct {
@@ -39,71 +40,10 @@ func (c *benchTrendsCmd) Run(env *runEnv) error {
 		return err
 	}
 	defer cleanup()
-	d, err := demo.Load(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, now, err := benchDemoUsage(env, db, "trends", c.Events)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	const days = 90
-	specs := map[string]demo.UsageSpec{}
-	perUnitScale := 0
-	for _, a := range d.Accounts {
-		cat, err := db.AccountCatalog(ctx, a)
-		if err != nil {
-			return err
-		}
-		spec, err := demo.NewUsageSpec(a, d.Apps[a.ID], cat, 1)
-		if err != nil {
-			return err
-		}
-		for range demo.UsageEvents(spec, benchDemoUsageSeed, now, days) {
-			perUnitScale++
-		}
-		specs[a.ID] = spec
-	}
-	scale := float64(c.Events) / float64(perUnitScale)
-	fmt.Fprintf(env.stdout, "billow bench trends: storing ~%d events of demo usage (90 days, scale %.1f) through ingest, %s (%s)\n",
-		c.Events, scale, db.Dialect(), db.Where())
-
-	ingester := ingest.New(db, billow.SystemClock{})
-	var stored atomic.Int64
-	began := time.Now()
-	done := make(chan struct{})
-	go func() { // progress on long work
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				n := stored.Load()
-				env.logger.Info("bench trends: storing", "events", n, "events_per_s", int(float64(n)/time.Since(began).Seconds()))
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	errs := make([]error, len(d.Accounts))
-	for i, a := range d.Accounts { // one loader per account: they touch no common stream
-		spec := specs[a.ID]
-		spec.Scale = scale
-		wg.Go(func() {
-			errs[i] = benchLoad(ctx, ingester, demo.UsageEvents(spec, benchDemoUsageSeed, now, days), &stored)
-		})
-	}
-	wg.Wait()
-	close(done)
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	total, err := db.CountEvents(ctx, "")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.stdout, "stored %d events in %s (%.0f events/s)\n", total, time.Since(began).Round(time.Second), float64(total)/time.Since(began).Seconds())
-
 	northwind := d.Accounts[0]
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure\tp50\tp99\tlimit p99\tratio\tlimit measured\t")
@@ -185,4 +125,78 @@ func benchLatencies(n int, query func() error) ([2]time.Duration, error) {
 	slices.Sort(took)
 	round := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 	return [2]time.Duration{round(took[n/2]), round(took[n*99/100])}, nil
+}
+
+// benchDemoUsage loads the demo (with extensions) into db, then stores its 90 days of
+// usage scaled up to about events through the ingest service, with progress every 10
+// seconds, and returns the demo and the end of its usage. bench trends and bench portal
+// measure reads over it.
+func benchDemoUsage(env *runEnv, db *sqlstore.DB, name string, events int, extensions ...demo.Extension) (*demo.Data, time.Time, error) {
+	ctx := env.ctx
+	now := time.Now()
+	d, err := demo.Load(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)), extensions...)
+	if err != nil {
+		return nil, now, err
+	}
+	const days = 90
+	specs := map[string]demo.UsageSpec{}
+	perUnitScale := 0
+	for _, a := range d.Accounts {
+		cat, err := db.AccountCatalog(ctx, a)
+		if err != nil {
+			return nil, now, err
+		}
+		spec, err := demo.NewUsageSpec(a, d.Apps[a.ID], cat, 1)
+		if err != nil {
+			return nil, now, err
+		}
+		for range demo.UsageEvents(spec, benchDemoUsageSeed, now, days) {
+			perUnitScale++
+		}
+		specs[a.ID] = spec
+	}
+	scale := float64(events) / float64(perUnitScale)
+	fmt.Fprintf(env.stdout, "billow bench %s: storing ~%d events of demo usage (90 days, scale %.1f) through ingest, %s (%s)\n",
+		name, events, scale, db.Dialect(), db.Where())
+
+	ingester := ingest.New(db, billow.SystemClock{})
+	var stored atomic.Int64
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { // progress on long work
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n := stored.Load()
+				env.logger.Info("bench "+name+": storing", "events", n, "events_per_s", int(float64(n)/time.Since(began).Seconds()))
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, len(d.Accounts))
+	for i, a := range d.Accounts { // one loader per account: they touch no common stream
+		spec := specs[a.ID]
+		spec.Scale = scale
+		wg.Go(func() {
+			errs[i] = benchLoad(ctx, ingester, demo.UsageEvents(spec, benchDemoUsageSeed, now, days), &stored)
+		})
+	}
+	wg.Wait()
+	close(done)
+	for _, err := range errs {
+		if err != nil {
+			return nil, now, err
+		}
+	}
+	total, err := db.CountEvents(ctx, "")
+	if err != nil {
+		return nil, now, err
+	}
+	fmt.Fprintf(env.stdout, "stored %d events in %s (%.0f events/s)\n", total, time.Since(began).Round(time.Second), float64(total)/time.Since(began).Seconds())
+
+	return d, now, nil
 }
