@@ -130,6 +130,9 @@ type Config struct {
 	Branding pdf.Branding
 	// Portal serves the billing portal under /portal/ (package portal); nil for none.
 	Portal http.Handler
+	// Admin serves the operator's admin console under /admin/ (package admin); nil for
+	// none.
+	Admin http.Handler
 	// PublicURL is where Billow is reached (BILLOW_PUBLIC_URL): portal links point there.
 	// Empty: at the scheme and host each request came to.
 	PublicURL string
@@ -188,6 +191,9 @@ func New(cfg Config) *Server {
 	s.registerPortalSessions()
 	if cfg.Portal != nil {
 		mux.Handle("/portal/", cfg.Portal)
+	}
+	if cfg.Admin != nil {
+		mux.Handle("/admin/", cfg.Admin)
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /docs", s.docsHandler())

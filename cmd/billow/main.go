@@ -31,6 +31,7 @@ type cli struct {
 	Meters  metersCmd  `cmd:"" help:"Work with meters and their rollups."`
 	Ledger  ledgerCmd  `cmd:"" help:"Work with the credit ledger."`
 	Notify  notifyCmd  `cmd:"" help:"Look at the emails Billow sends: the catalogue and previews."`
+	Admin   adminCmd   `cmd:"" help:"Manage the operators of the admin console."`
 	Bench   benchCmd   `cmd:"" help:"Measure Billow beside the physical limits of this machine."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }

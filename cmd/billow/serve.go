@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/billowhq/billow"
+	"github.com/billowhq/billow/admin"
 	"github.com/billowhq/billow/autocharge"
 	"github.com/billowhq/billow/billing"
 	"github.com/billowhq/billow/charging"
@@ -203,11 +204,26 @@ func (s *serveCmd) Run(env *runEnv) error {
 	}
 	emailFeed := notifier.Follower()
 	// The billing portal (docs/portal.md); a periodic job purges its spent sessions.
-	portalHandler, err := portal.New(portal.Config{Store: db, Billing: billingSvc, Clock: billow.SystemClock{}, Logger: env.logger,
+	portalHandler, err := portal.New(portal.Config{Store: db, Billing: billingSvc, AutoCharge: autoCharge, Clock: billow.SystemClock{}, Logger: env.logger,
 		Branding: branding, PublicURL: s.PublicURL})
 	if err != nil {
 		listener.Close()
 		return err
+	}
+	// The operator's admin console (docs/admin.md); --demo adds a demo operator, so that
+	// it is usable at once. A periodic job purges its spent sessions.
+	adminHandler, err := admin.New(admin.Config{Store: db, Billing: billingSvc, MailCatcher: mailCatcher(catcher), Clock: billow.SystemClock{},
+		Logger: env.logger, Branding: branding, PublicURL: s.PublicURL})
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	var demoOperator *admin.Enrollment
+	if s.Demo {
+		if demoOperator, err = admin.EnsureDemoOperator(env.ctx, db); err != nil {
+			listener.Close()
+			return err
+		}
 	}
 	// Renewals, trial ends, retries and suspensions run on the job queue: the leader queues
 	// a sweep, and the process that takes it runs the invoice run (billing's RunDue).
@@ -215,6 +231,7 @@ func (s *serveCmd) Run(env *runEnv) error {
 		Periodic: []jobs.Periodic{
 			{Name: "auto_charge", Interval: autocharge.IntervalDefault, Run: autoCharge.Run},
 			{Name: "portal_sessions_purge", Interval: portal.PurgeInterval, Run: portalHandler.Purge},
+			{Name: "admin_sessions_purge", Interval: admin.PurgeInterval, Run: adminHandler.Purge},
 			{Name: "webhooks_fan_out", Interval: webhook.FanOutInterval, Run: webhooks.FanOut},
 			{Name: "emails_fan_out", Interval: notify.FanOutInterval, Run: func(ctx context.Context, _ time.Time) error {
 				_, err := emailFeed.Run(ctx)
@@ -233,7 +250,7 @@ func (s *serveCmd) Run(env *runEnv) error {
 		Store: db, Logger: env.logger, AdminKey: s.AdminKey, DefaultCatalog: sources[0].key, Metrics: registry,
 		Ingester: ingester, Checker: checker, Billing: billingSvc, AutoCharge: autoCharge, Branding: branding,
 		Webhooks: webhooks, Notifier: notifier, MailCatcher: mailCatcher(catcher),
-		Portal: portalHandler, PublicURL: s.PublicURL,
+		Portal: portalHandler, Admin: adminHandler, PublicURL: s.PublicURL,
 	})
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
@@ -261,6 +278,10 @@ func (s *serveCmd) Run(env *runEnv) error {
 	if s.Demo {
 		fmt.Fprintf(env.stdout, "\nBillow demo is ready at %s\n  operator key: %s\n  try: curl -H 'Authorization: Bearer %s' %s/v1/accounts\n\n",
 			baseURL, operatorKey, operatorKey, baseURL)
+		if demoOperator != nil {
+			fmt.Fprintf(env.stdout, "Admin console at %s/admin/ (demo only):\n  email: %s\n  password: %s\n  TOTP secret: %s\n  %s\n\n",
+				baseURL, demoOperator.User.Email, admin.DemoOperatorPassword, demoOperator.TOTPSecret, demoOperator.TOTPURL)
+		}
 	}
 
 	select {
